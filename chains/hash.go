@@ -1,0 +1,53 @@
+package chains
+
+import (
+	"encoding/hex"
+	"fmt"
+)
+
+// Hash is a 32-byte block or transaction hash in display order: the byte
+// order in which explorers and node RPCs print it (for Bitcoin, the reverse
+// of the order on the wire). The store keeps hashes in this order, so hex of
+// the stored bytes is what users see.
+type Hash [32]byte
+
+// String returns the lower-case hex form.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// IsZero reports whether every byte is zero (the coinbase's previous txid).
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// MarshalText implements encoding.TextMarshaler.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *Hash) UnmarshalText(b []byte) error {
+	p, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = p
+	return nil
+}
+
+// ParseHash parses 64 hex digits in display order.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 64 {
+		return h, fmt.Errorf("%w %q: want 64 hex digits, got %d characters", ErrInvalidHash, s, len(s))
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("%w %q: not hex", ErrInvalidHash, s)
+	}
+	return h, nil
+}
+
+// HashFromBytes copies a 32-byte slice into a Hash.
+func HashFromBytes(b []byte) (Hash, error) {
+	var h Hash
+	if len(b) != len(h) {
+		return h, fmt.Errorf("%w: %d bytes, want 32", ErrInvalidHash, len(b))
+	}
+	copy(h[:], b)
+	return h, nil
+}

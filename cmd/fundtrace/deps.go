@@ -1,0 +1,19 @@
+package main
+import (
+ _ "github.com/btcsuite/btcd/wire/v2"
+ _ "github.com/btcsuite/btcd/address/v2"
+ _ "github.com/btcsuite/btcd/chaincfg/v2"
+ _ "github.com/btcsuite/btcd/chainhash/v2"
+ _ "github.com/btcsuite/btcd/txscript/v2"
+ _ "github.com/btcsuite/btcd/btcec/v2"
+ _ "github.com/jmoiron/sqlx"
+ _ "github.com/lib/pq"
+ _ "modernc.org/sqlite"
+ _ "github.com/pressly/goose/v3"
+ _ "github.com/spf13/cobra"
+ _ "github.com/schollz/progressbar/v3"
+ _ "github.com/holiman/uint256"
+ _ "github.com/google/go-cmp/cmp"
+ _ "golang.org/x/term"
+)
+func main(){}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// bulkInsert loads rows into table: COPY FROM STDIN on PostgreSQL, prepared
+// multi-row INSERTs on SQLite. row(i, dst) fills dst with the values of row
+// i, in the order of cols; dst is reused between rows.
+func (tx *Tx) bulkInsert(ctx context.Context, table string, cols []string, n int, row func(i int, dst []any)) error {
+	if n == 0 {
+		return nil
+	}
+	vals := make([]any, len(cols))
+	if tx.db.dialect == Postgres {
+		stmt, err := tx.x.PrepareContext(ctx, fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(cols, ", ")))
+		if err != nil {
+			return fmt.Errorf("copy into %s: %w", table, mapError(err))
+		}
+		defer stmt.Close()
+		for i := range n {
+			row(i, vals)
+			if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+				return fmt.Errorf("copy into %s: %w", table, mapError(err))
+			}
+		}
+		if _, err := stmt.ExecContext(ctx); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, mapError(err))
+		}
+		return nil
+	}
+
+	// SQLite: at most 32766 host parameters per statement.
+	per := min(32000/len(cols), 500)
+	insert := func(rows int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
+		p := 1
+		for r := range rows {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "$%d", p)
+				p++
+			}
+			b.WriteByte(')')
+		}
+		return b.String()
+	}
+	full, err := tx.x.PrepareContext(ctx, insert(per))
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", table, mapError(err))
+	}
+	defer full.Close()
+	args := make([]any, 0, per*len(cols))
+	for i := 0; i < n; i += per {
+		m := min(per, n-i)
+		args = args[:0]
+		for r := range m {
+			row(i+r, vals)
+			args = append(args, vals...)
+		}
+		if m == per {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.x.ExecContext(ctx, insert(m), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", table, mapError(err))
+		}
+	}
+	return nil
+}
