@@ -32,12 +32,12 @@ func (tx *Tx) bulkInsert(ctx context.Context, table string, cols []string, n int
 		return nil
 	}
 
-	// SQLite: at most 32766 host parameters per statement.
-	per := min(32000/len(cols), 500)
+	// SQLite: at most 32766 host parameters per statement. Positional "?"
+	// placeholders: binding numbered ones costs a name lookup per parameter.
+	per := min(32000/len(cols), 200)
 	insert := func(rows int) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
-		p := 1
 		for r := range rows {
 			if r > 0 {
 				b.WriteByte(',')
@@ -47,8 +47,7 @@ func (tx *Tx) bulkInsert(ctx context.Context, table string, cols []string, n int
 				if c > 0 {
 					b.WriteByte(',')
 				}
-				fmt.Fprintf(&b, "$%d", p)
-				p++
+				b.WriteByte('?')
 			}
 			b.WriteByte(')')
 		}

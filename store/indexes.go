@@ -3,36 +3,58 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // deferredIndexes slow bulk loading, so migrations do not create them;
 // EnsureIndexes builds them once the initial load is done, and the writer
 // builds them before it has to look anything up in the database.
-var deferredIndexes = []struct{ name, table, cols string }{
-	{"txs_hash", "txs", "chain, hash"},
-	{"addresses_address", "addresses", "chain, address"}, // unique
-	{"outputs_address", "outputs", "chain, address_id"},
-	{"inputs_prev", "inputs", "chain, prev_tx_id, prev_idx"},
-	{"inputs_address", "inputs", "chain, address_id"},
+// Partial indexes leave out the rows a query never looks up (coinbase
+// inputs, outputs without an address), which also keeps the planners from
+// mistaking those NULLs for a common value.
+var deferredIndexes = []struct{ name, table, cols, where string }{
+	{"txs_hash", "txs", "chain, hash", ""},
+	{"addresses_address", "addresses", "chain, address", ""}, // unique
+	{"outputs_address", "outputs", "chain, address_id", "address_id IS NOT NULL"},
+	{"inputs_prev", "inputs", "chain, prev_tx_id, prev_idx", "prev_tx_id IS NOT NULL"},
+	{"inputs_address", "inputs", "chain, address_id", "address_id IS NOT NULL"},
 }
 
-// EnsureIndexes creates the secondary indexes that bulk loading leaves out.
-// It is idempotent and cheap when they exist.
+func createIndexSQL(i int) string {
+	ix := deferredIndexes[i]
+	unique := ""
+	if ix.name == "addresses_address" {
+		unique = "UNIQUE "
+	}
+	q := fmt.Sprintf("CREATE %sINDEX IF NOT EXISTS %s ON %s (%s)", unique, ix.name, ix.table, ix.cols)
+	if ix.where != "" {
+		q += " WHERE " + ix.where
+	}
+	return q
+}
+
+// EnsureIndexes creates the secondary indexes that bulk loading leaves out,
+// then refreshes the planner's statistics. It is idempotent and cheap when
+// the indexes exist.
 func (db *DB) EnsureIndexes(ctx context.Context) error {
-	for _, ix := range deferredIndexes {
-		unique := ""
-		if ix.name == "addresses_address" {
-			unique = "UNIQUE "
-		}
+	ready, err := db.indexesReady(ctx)
+	if err != nil || ready {
+		return err
+	}
+	for i, ix := range deferredIndexes {
 		start := time.Now()
-		q := fmt.Sprintf("CREATE %sINDEX IF NOT EXISTS %s ON %s (%s)", unique, ix.name, ix.table, ix.cols)
-		if _, err := db.x.ExecContext(ctx, q); err != nil {
+		if _, err := db.x.ExecContext(ctx, createIndexSQL(i)); err != nil {
 			return fmt.Errorf("create index %s: %w", ix.name, mapError(err))
 		}
 		if d := time.Since(start); d > time.Second {
 			db.log.Info("built index", "index", ix.name, "seconds", d.Seconds())
 		}
+	}
+	// Fresh statistics, or the planners scan by primary key after a bulk
+	// load (SQLite keeps none until ANALYZE).
+	if _, err := db.x.ExecContext(ctx, "ANALYZE"); err != nil {
+		return fmt.Errorf("analyze: %w", mapError(err))
 	}
 	return nil
 }
@@ -42,15 +64,17 @@ func (db *DB) indexesReady(ctx context.Context) (bool, error) {
 	var n int
 	var err error
 	names := make([]any, len(deferredIndexes))
+	marks := make([]string, len(deferredIndexes))
 	for i, ix := range deferredIndexes {
-		names[i] = ix.name
+		names[i], marks[i] = ix.name, fmt.Sprintf("$%d", i+1)
 	}
+	in := strings.Join(marks, ", ")
 	if db.dialect == Postgres {
 		err = db.x.GetContext(ctx, &n, `SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()
-			AND indexname IN ($1, $2, $3, $4, $5)`, names...)
+			AND indexname IN (`+in+`)`, names...)
 	} else {
 		err = db.x.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'index'
-			AND name IN ($1, $2, $3, $4, $5)`, names...)
+			AND name IN (`+in+`)`, names...)
 	}
 	if err != nil {
 		return false, mapError(err)
@@ -60,13 +84,8 @@ func (db *DB) indexesReady(ctx context.Context) (bool, error) {
 
 // ensureIndexes is EnsureIndexes inside a transaction.
 func (tx *Tx) ensureIndexes(ctx context.Context) error {
-	for _, ix := range deferredIndexes {
-		unique := ""
-		if ix.name == "addresses_address" {
-			unique = "UNIQUE "
-		}
-		q := fmt.Sprintf("CREATE %sINDEX IF NOT EXISTS %s ON %s (%s)", unique, ix.name, ix.table, ix.cols)
-		if _, err := tx.x.ExecContext(ctx, q); err != nil {
+	for i, ix := range deferredIndexes {
+		if _, err := tx.x.ExecContext(ctx, createIndexSQL(i)); err != nil {
 			return fmt.Errorf("create index %s: %w", ix.name, mapError(err))
 		}
 	}

@@ -1,0 +1,17 @@
+// Command fundtrace indexes blockchains into PostgreSQL or SQLite and answers
+// investigators' questions about them. See README.md for a tour.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

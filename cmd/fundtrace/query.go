@@ -1,0 +1,334 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/spf13/cobra"
+)
+
+// notFound turns store.ErrNotFound into exit code 1 with its message.
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &exitError{exitFailure, err}
+	}
+	return err
+}
+
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the indexed tip and row counts of a chain",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			chain, err := a.chainID()
+			if err != nil {
+				return err
+			}
+			db, err := a.openDB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			st, err := db.Status(cmd.Context(), chain)
+			if err != nil {
+				return notFound(err)
+			}
+			if a.format == "json" {
+				return a.writeJSON(st)
+			}
+			printStatus(a.stdout, st)
+			return nil
+		},
+	}
+	a.addChainFlag(cmd)
+	return cmd
+}
+
+func printStatus(w io.Writer, st store.ChainStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "chain\t%s\n", st.Chain)
+	if st.TipHeight != nil {
+		fmt.Fprintf(tw, "tip\t%d  %s\n", *st.TipHeight, st.TipHash)
+	} else {
+		fmt.Fprintf(tw, "tip\t(no blocks)\n")
+	}
+	if st.StartHeight != nil && *st.StartHeight > 0 {
+		fmt.Fprintf(tw, "first height\t%d\n", *st.StartHeight)
+	}
+	fmt.Fprintf(tw, "blocks\t%d\ntransactions\t%d\ninputs\t%d\noutputs\t%d\naddresses\t%d\n",
+		st.Blocks, st.Txs, st.Inputs, st.Outputs, st.Addresses)
+	for name, h := range st.Stages {
+		fmt.Fprintf(tw, "stage %s\tat %d\n", name, h)
+	}
+	tw.Flush()
+}
+
+func (a *app) blockCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "block HEIGHT|HASH",
+		Short: "Show a block by height or hash",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			chain, err := a.chainID()
+			if err != nil {
+				return err
+			}
+			var (
+				height int64 = -1
+				hash   chains.Hash
+			)
+			if h, err := strconv.ParseInt(args[0], 10, 64); err == nil && h >= 0 {
+				height = h
+			} else if hash, err = chains.ParseHash(args[0]); err != nil {
+				return badInput("block %q: want a height or a 64-hex-digit block hash", args[0])
+			}
+			db, err := a.openDB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var b store.Block
+			if height >= 0 {
+				b, err = db.BlockByHeight(cmd.Context(), chain, height)
+			} else {
+				b, err = db.BlockByHash(cmd.Context(), chain, hash)
+			}
+			if err != nil {
+				return notFound(err)
+			}
+			if a.format == "json" {
+				return a.writeJSON(b)
+			}
+			info, _ := chains.Lookup(chain)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "block\t%d\nhash\t%s\nprevious\t%s\ntime\t%s\n", b.Height, b.Hash, b.PrevHash, utc(b.Timestamp))
+			fmt.Fprintf(tw, "transactions\t%d\nsize\t%d bytes, weight %d\nmerkle root\t%s\n", b.TxCount, b.Size, b.Weight, b.MerkleRoot)
+			if b.TotalFees != nil {
+				fmt.Fprintf(tw, "fees\t%s\n", coins(*b.TotalFees, info))
+			}
+			tw.Flush()
+			for i, id := range b.TxIDs {
+				fmt.Fprintf(a.stdout, "  tx %d  %s\n", i, id)
+			}
+			return nil
+		},
+	}
+	a.addChainFlag(cmd)
+	return cmd
+}
+
+func (a *app) txCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tx TXID",
+		Short: "Show a transaction with resolved inputs and spent outputs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			chain, err := a.chainID()
+			if err != nil {
+				return err
+			}
+			id, err := chains.ParseHash(strings.TrimSpace(args[0]))
+			if err != nil {
+				return badInput("malformed txid: %v", err)
+			}
+			db, err := a.openDB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			t, err := db.TxByHash(cmd.Context(), chain, id)
+			if err != nil {
+				return notFound(err)
+			}
+			if a.format == "json" {
+				return a.writeJSON(t)
+			}
+			printTx(a.stdout, t)
+			return nil
+		},
+	}
+	a.addChainFlag(cmd)
+	return cmd
+}
+
+func printTx(w io.Writer, t store.TxDetail) {
+	info, _ := chains.Lookup(t.Chain)
+	fmt.Fprintf(w, "transaction %s\n", t.TxID)
+	fmt.Fprintf(w, "  block %d (%s), position %d, %s\n", t.Height, t.BlockHash, t.Position, utc(t.Timestamp))
+	switch {
+	case t.Coinbase:
+		fmt.Fprintf(w, "  coinbase: creates %s\n", coins(t.TotalOutput, info))
+	case t.Fee != nil:
+		fmt.Fprintf(w, "  in %s, out %s, fee %s\n", coins(*t.TotalInput, info), coins(t.TotalOutput, info), coins(*t.Fee, info))
+	default:
+		fmt.Fprintf(w, "  out %s; fee unknown (spends outputs before the indexed range)\n", coins(t.TotalOutput, info))
+	}
+	fmt.Fprintf(w, "  inputs:\n")
+	for i, in := range t.Inputs {
+		switch {
+		case in.PrevTxID == nil:
+			fmt.Fprintf(w, "    %d  coinbase\n", i)
+		case in.Value == nil:
+			fmt.Fprintf(w, "    %d  %s:%d  (unresolved)\n", i, in.PrevTxID, *in.PrevIndex)
+		default:
+			fmt.Fprintf(w, "    %d  %s  %s  [%s]  from %s:%d\n", i, orNone(in.Address), coins(*in.Value, info), in.ScriptType, in.PrevTxID, *in.PrevIndex)
+		}
+	}
+	fmt.Fprintf(w, "  outputs:\n")
+	for _, o := range t.Outputs {
+		spent := "unspent"
+		if o.SpentBy != nil {
+			spent = fmt.Sprintf("spent by %s:%d", o.SpentBy.TxID, o.SpentBy.Input)
+		} else if !o.ScriptType.Spendable() {
+			spent = "unspendable"
+		}
+		fmt.Fprintf(w, "    %d  %s  %s  [%s]  %s\n", o.Index, orNone(o.Address), coins(o.Value, info), o.ScriptType, spent)
+	}
+}
+
+func orNone(s *string) string {
+	if s == nil {
+		return "(no address)"
+	}
+	return *s
+}
+
+func (a *app) addressCmd() *cobra.Command {
+	var (
+		txs      bool
+		page     string
+		pageSize int
+	)
+	cmd := &cobra.Command{
+		Use:   "address ADDRESS",
+		Short: "Show an address's balance, totals and (with --txs) its transactions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			chain, err := a.chainID()
+			if err != nil {
+				return err
+			}
+			addr, err := canonicalAddress(chain, args[0])
+			if err != nil {
+				return badInput("%v", err)
+			}
+			if pageSize < 1 || pageSize > store.MaxPageSize {
+				return badInput("--page-size %d: want 1 to %d", pageSize, store.MaxPageSize)
+			}
+			db, err := a.openDB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			sum, err := db.AddressSummary(cmd.Context(), chain, addr)
+			if err != nil {
+				return notFound(err)
+			}
+			var p *store.AddressTxPage
+			if txs {
+				got, err := db.AddressTxs(cmd.Context(), chain, addr, page, pageSize)
+				if err != nil {
+					return badInput("%v", err)
+				}
+				p = &got
+			}
+			if a.format == "json" {
+				out := struct {
+					store.Address
+					Txs      []store.AddressTx `json:"txs,omitempty"`
+					NextPage string            `json:"next_page,omitempty"`
+				}{Address: sum}
+				if p != nil {
+					out.Txs, out.NextPage = p.Txs, p.NextPage
+				}
+				return a.writeJSON(out)
+			}
+			printAddress(a.stdout, sum, p)
+			return nil
+		},
+	}
+	a.addChainFlag(cmd)
+	cmd.Flags().BoolVar(&txs, "txs", false, "list the address's transactions, newest first")
+	cmd.Flags().StringVar(&page, "page", "", "continue a listing from the next_page token it printed")
+	cmd.Flags().IntVar(&pageSize, "page-size", 25, "transactions per page")
+	return cmd
+}
+
+func printAddress(w io.Writer, s store.Address, p *store.AddressTxPage) {
+	info, _ := chains.Lookup(s.Chain)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "address\t%s\nbalance\t%s\n", s.Address, coins(s.Balance, info))
+	fmt.Fprintf(tw, "received\t%s in %d transactions\n", coins(s.TotalReceived, info), s.NoIncomingTxs)
+	fmt.Fprintf(tw, "spent\t%s in %d transactions\n", coins(s.TotalSpent, info), s.NoOutgoingTxs)
+	fmt.Fprintf(tw, "first seen\tblock %d, %s, tx %s\n", s.FirstTx.Height, utc(s.FirstTx.Timestamp), s.FirstTx.TxID)
+	fmt.Fprintf(tw, "last seen\tblock %d, %s, tx %s\n", s.LastTx.Height, utc(s.LastTx.Timestamp), s.LastTx.TxID)
+	tw.Flush()
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(w, "transactions (newest first):\n")
+	for _, t := range p.Txs {
+		fmt.Fprintf(w, "  %7d  %s  %s", t.Height, utc(t.Timestamp), t.TxID)
+		if !t.Received.IsZero() {
+			fmt.Fprintf(w, "  +%s", coins(t.Received, info))
+		}
+		if !t.Spent.IsZero() {
+			fmt.Fprintf(w, "  -%s", coins(t.Spent, info))
+		}
+		fmt.Fprintln(w)
+	}
+	if p.NextPage != "" {
+		fmt.Fprintf(w, "more: --txs --page %s\n", p.NextPage)
+	}
+}
+
+// canonicalAddress validates an address for chain and returns the form the
+// store keeps.
+func canonicalAddress(chain chains.ID, s string) (string, error) {
+	info, err := chains.Lookup(chain)
+	if err != nil {
+		return "", err
+	}
+	if info.Model != chains.UTXO {
+		return "", fmt.Errorf("%w: addresses of %s are not supported yet", chains.ErrInvalidAddress, chain)
+	}
+	net, err := bitcoin.NetworkFor(chain)
+	if err != nil {
+		return "", err
+	}
+	return net.ParseAddress(s)
+}
+
+func utc(unix int64) string { return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04:05Z") }
+
+// coins formats base units exactly, with the whole-coin value beside them.
+func coins(a chains.Amount, info chains.Info) string {
+	s := a.String()
+	if info.Decimals == 0 {
+		return s
+	}
+	whole := s
+	frac := ""
+	if len(s) > info.Decimals {
+		whole, frac = s[:len(s)-info.Decimals], s[len(s)-info.Decimals:]
+	} else {
+		whole, frac = "0", strings.Repeat("0", info.Decimals-len(s))+s
+	}
+	return fmt.Sprintf("%s.%s %s", whole, frac, info.Symbol)
+}
