@@ -79,6 +79,19 @@ var (
 // the test ends.
 func Postgres(t testing.TB) *store.DB {
 	t.Helper()
+	u := PostgresDatabase(t)
+	db, err := store.Open(context.Background(), u, store.Options{})
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresDatabase creates an empty, migrated database for the test and
+// returns its URL; it is dropped when the test ends.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
 	base := PostgresURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -97,12 +110,7 @@ func Postgres(t testing.TB) *store.DB {
 	if err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	db, err := store.Open(ctx, withDB(base, name), store.Options{})
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
-	}
 	t.Cleanup(func() {
-		db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		a, err := store.OpenAdmin(ctx, base)
@@ -115,7 +123,7 @@ func Postgres(t testing.TB) *store.DB {
 			t.Logf("drop %s: %v", name, err)
 		}
 	})
-	return db
+	return withDB(base, name)
 }
 
 // template returns the name of a migrated template database for the

@@ -360,8 +360,15 @@ func (g *generator) nextBlock(height int) ([]byte, error) {
 	copy(hdr[36:68], root[:])
 	binary.LittleEndian.PutUint32(hdr[68:], g.time)
 	binary.LittleEndian.PutUint32(hdr[72:], chaincfg.RegressionNetParams.PowLimitBits)
-	binary.LittleEndian.PutUint32(hdr[76:], g.rng.Uint32())
-	g.prev = g.hs.sum(hdr[:])
+	// Real proof of work at regtest difficulty: the target of 0x207fffff is
+	// 0x7fffff<<232, so a hash whose most significant byte (the last in wire
+	// order) is below 0x7f is always below it. About two tries per block.
+	for nonce := g.rng.Uint32(); ; nonce++ {
+		binary.LittleEndian.PutUint32(hdr[76:], nonce)
+		if g.prev = g.hs.sum(hdr[:]); g.prev[31] < 0x7f {
+			break
+		}
+	}
 
 	b := append(g.block[:0], hdr[:]...)
 	b = appendVarInt(b, uint64(count+1))
