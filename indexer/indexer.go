@@ -51,6 +51,22 @@ type Stage interface {
 	Unwind(ctx context.Context, tx *store.Tx, height int64) error
 }
 
+// AheadPreparer is an optional Stage capability: doing a batch's CPU work
+// (ids, resolution, rows) before its transaction opens, while the previous
+// batch is still committing, so the client and the database work at the
+// same time. PrepareAhead returns nil when the stage cannot prepare ahead
+// right now; the pipeline then calls Forward inside the transaction.
+type AheadPreparer interface {
+	PrepareAhead(ctx context.Context, blocks []chains.Block) (Prepared, error)
+}
+
+// Prepared is a batch a stage has prepared ahead. Exactly one of Flush (in
+// the batch's transaction) or Discard is called.
+type Prepared interface {
+	Flush(ctx context.Context, tx *store.Tx) error
+	Discard()
+}
+
 // ErrReorgTooDeep is returned when the source's chain forks from the stored
 // one further back than Config.MaxReorgDepth.
 var ErrReorgTooDeep = errors.New("indexer: reorg deeper than the configured limit")
@@ -214,40 +230,39 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
-	blocks := p.fetch(fetchCtx, from, to)
-
-	batch := make([]chains.Block, 0, 256)
-	txs := 0
-	for h := from; h <= to; h++ {
-		var r fetched
+	batches := p.batches(fetchCtx, p.fetch(fetchCtx, from, to), from, to, append([]int64(nil), prog...))
+	defer func() { // whatever was prepared and not committed is forgotten
+		stopFetch()
+		for b := range batches {
+			b.discard()
+		}
+	}()
+	for {
+		var b *batch
 		select {
-		case r = <-blocks:
+		case b = <-batches:
 		case <-ctx.Done():
 			return sum, ctx.Err()
 		}
-		if r.err != nil {
-			return sum, fmt.Errorf("block %d: %w", h, r.err)
+		if b == nil {
+			break
 		}
-		if r.block.Height != h {
-			return sum, fmt.Errorf("source returned block %d when asked for %d", r.block.Height, h)
-		}
-		batch = append(batch, r.block)
-		txs += len(r.block.Txs)
-		if txs < p.cfg.BatchTxs && len(batch) < p.cfg.BatchBlocks && h < to {
-			continue
+		if b.err != nil {
+			b.discard()
+			return sum, b.err
 		}
 		// Commit even if ctx is cancelled meanwhile: the batch is complete.
-		if err := p.commit(context.WithoutCancel(ctx), batch, prog); err != nil {
+		if err := p.commit(context.WithoutCancel(ctx), b, prog); err != nil {
+			b.discard()
 			return sum, err
 		}
-		sum.Height = h
-		sum.Blocks += int64(len(batch))
-		sum.Txs += int64(txs)
+		sum.Height = b.blocks[len(b.blocks)-1].Height
+		sum.Blocks += int64(len(b.blocks))
+		sum.Txs += int64(b.txs)
 		sum.Elapsed = time.Since(start)
 		if p.cfg.OnProgress != nil {
 			p.cfg.OnProgress(sum.Progress)
 		}
-		batch, txs = batch[:0], 0
 		if ctx.Err() != nil {
 			return sum, ctx.Err()
 		}
@@ -257,6 +272,96 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	}
 	sum.Elapsed = time.Since(start)
 	return sum, nil
+}
+
+// batch is a run of blocks committed in one transaction, with what stages
+// prepared ahead for it (nil: Forward in the transaction).
+type batch struct {
+	blocks   []chains.Block
+	txs      int
+	prepared []Prepared
+	err      error
+}
+
+func (b *batch) discard() {
+	for i, pr := range b.prepared {
+		if pr != nil {
+			pr.Discard()
+			b.prepared[i] = nil
+		}
+	}
+}
+
+// batches groups fetched blocks into batches and lets stages prepare each
+// one ahead, one batch in advance of the commit. The channel closes after
+// the last batch or a batch carrying an error.
+func (p *Pipeline) batches(ctx context.Context, blocks <-chan fetched, from, to int64, prog []int64) <-chan *batch {
+	out := make(chan *batch)
+	go func() {
+		defer close(out)
+		send := func(b *batch) bool {
+			select {
+			case out <- b:
+				return true
+			case <-ctx.Done():
+				b.discard()
+				return false
+			}
+		}
+		cur := &batch{}
+		for h := from; h <= to; h++ {
+			var r fetched
+			select {
+			case r = <-blocks:
+			case <-ctx.Done():
+				return
+			}
+			if r.err == nil && r.block.Height != h {
+				r.err = fmt.Errorf("source returned block %d when asked for %d", r.block.Height, h)
+			}
+			if r.err != nil {
+				send(&batch{err: fmt.Errorf("block %d: %w", h, r.err)})
+				return
+			}
+			cur.blocks = append(cur.blocks, r.block)
+			cur.txs += len(r.block.Txs)
+			if cur.txs < p.cfg.BatchTxs && len(cur.blocks) < p.cfg.BatchBlocks && h < to {
+				continue
+			}
+			cur.prepared = make([]Prepared, len(p.stages))
+			for i, s := range p.stages {
+				ap, ok := s.(AheadPreparer)
+				if !ok {
+					continue
+				}
+				blks := above(cur.blocks, prog[i])
+				if len(blks) == 0 {
+					continue
+				}
+				pr, err := ap.PrepareAhead(ctx, blks)
+				if err != nil {
+					cur.discard()
+					send(&batch{err: fmt.Errorf("stage %s, blocks %d..%d: %w", s.Name(), blks[0].Height, h, err)})
+					return
+				}
+				cur.prepared[i] = pr
+			}
+			if !send(cur) {
+				return
+			}
+			cur = &batch{}
+		}
+	}()
+	return out
+}
+
+// above returns the blocks above height.
+func above(blocks []chains.Block, height int64) []chains.Block {
+	i := 0
+	for i < len(blocks) && blocks[i].Height <= height {
+		i++
+	}
+	return blocks[i:]
 }
 
 func (p *Pipeline) beyondTip(to, tip int64) error {
@@ -269,19 +374,23 @@ func (p *Pipeline) beyondTip(to, tip int64) error {
 	return fmt.Errorf("%w: --to %d but the source's tip is %d", ErrBeyondTip, to, tip)
 }
 
-func (p *Pipeline) commit(ctx context.Context, batch []chains.Block, prog []int64) error {
-	last := batch[len(batch)-1].Height
+func (p *Pipeline) commit(ctx context.Context, b *batch, prog []int64) error {
+	last := b.blocks[len(b.blocks)-1].Height
 	err := p.sink.InTx(ctx, func(tx *store.Tx) error {
 		for i, s := range p.stages {
-			from := 0
-			for from < len(batch) && batch[from].Height <= prog[i] {
-				from++
-			}
-			if from == len(batch) {
+			blks := above(b.blocks, prog[i])
+			if len(blks) == 0 {
 				continue
 			}
-			if err := s.Forward(ctx, tx, batch[from:]); err != nil {
-				return fmt.Errorf("stage %s, blocks %d..%d: %w", s.Name(), batch[from].Height, last, err)
+			var err error
+			if pr := b.prepared[i]; pr != nil {
+				b.prepared[i] = nil // flushed or, on error, rolled back
+				err = pr.Flush(ctx, tx)
+			} else {
+				err = s.Forward(ctx, tx, blks)
+			}
+			if err != nil {
+				return fmt.Errorf("stage %s, blocks %d..%d: %w", s.Name(), blks[0].Height, last, err)
 			}
 			if err := tx.SetProgress(ctx, p.cfg.Chain, s.Name(), last); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/jmoiron/sqlx"
@@ -50,6 +51,7 @@ type utxoEntry struct {
 // it falls back to batched lookups. Use one writer per chain and process,
 // from one goroutine.
 type UTXOWriter struct {
+	mu    sync.Mutex // guards the state below: Prepare may run beside a Flush
 	db    *DB
 	chain chains.ID
 	opts  UTXOWriterOptions
@@ -64,7 +66,7 @@ type UTXOWriter struct {
 	partial    bool // the chain starts above height 0: unknown prevouts are allowed
 	complete   bool // caches hold every unspent output and address of the chain
 	utxo       map[chains.OutPoint]utxoEntry
-	addrs      map[string]int64
+	addrs      *addrCache
 	indexReady bool
 }
 
@@ -78,6 +80,12 @@ func (db *DB) NewUTXOWriter(chain chains.ID, opts UTXOWriterOptions) *UTXOWriter
 
 // reset forgets everything learned in memory; the next Write reloads.
 func (w *UTXOWriter) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.resetLocked()
+}
+
+func (w *UTXOWriter) resetLocked() {
 	w.loaded = false
 	w.complete = false
 	w.utxo = nil
@@ -121,8 +129,8 @@ func (w *UTXOWriter) load(ctx context.Context, tx *Tx) error {
 		w.tip = tip.Height
 		copy(w.tipHash[:], tip.Hash)
 	}
-	w.utxo = make(map[chains.OutPoint]utxoEntry)
-	w.addrs = make(map[string]int64)
+	w.utxo = make(map[chains.OutPoint]utxoEntry, 1<<14)
+	w.addrs = newAddrCache()
 	// An empty chain has nothing to look up: the caches are complete. A
 	// chain with data needs its lookup indexes.
 	w.complete = w.nextTx == 0 && w.nextAddr == 1
@@ -138,6 +146,8 @@ func (w *UTXOWriter) load(ctx context.Context, tx *Tx) error {
 
 // Tip returns the height and hash of the last written block, or -1.
 func (w *UTXOWriter) Tip(ctx context.Context, tx *Tx) (int64, chains.Hash, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.load(ctx, tx); err != nil {
 		return 0, chains.Hash{}, err
 	}
@@ -197,29 +207,78 @@ func keepScript(t chains.ScriptType) bool {
 	return false
 }
 
+// UTXOBatch is a batch of blocks turned into rows by Prepare, ready to be
+// flushed in a transaction.
+type UTXOBatch struct {
+	w        *UTXOWriter
+	blocks   []chains.Block
+	firstTx  []int64
+	txRows   []txRow
+	outRows  []outRow
+	inRows   []inRow
+	newAddrs []addrRow
+	start    bool // the first batch of the chain: record its start height
+}
+
 // Write adds blocks, which must continue the stored chain in height order.
 // It assigns transaction and address ids, resolves every input to the
 // output it spends and bulk-loads the rows. Nothing is written if it fails,
-// provided the caller rolls tx back (InTx does).
+// provided the caller rolls tx back (InTx does). Write is Prepare followed
+// by Flush.
 func (w *UTXOWriter) Write(ctx context.Context, tx *Tx, blocks []chains.Block) (WriteStats, error) {
-	var stats WriteStats
 	if len(blocks) == 0 {
-		return stats, nil
+		return WriteStats{}, nil
 	}
-	if err := w.load(ctx, tx); err != nil {
-		return stats, err
-	}
-	// Whatever happens, a rolled-back transaction invalidates what the
-	// caches learn below.
 	tx.OnRollback(w.reset)
-
-	if err := w.checkContiguous(blocks); err != nil {
-		return stats, err
+	b, err := w.prepare(ctx, tx, blocks)
+	if err != nil {
+		return WriteStats{}, err
 	}
+	return b.Flush(ctx, tx)
+}
+
+// CanPrepareAhead reports whether the next batch can be prepared without
+// the database: the writer has loaded its state and its caches hold every
+// unspent output and address of the chain (a bulk load from empty).
+func (w *UTXOWriter) CanPrepareAhead() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.loaded && w.complete
+}
+
+// PrepareAhead turns blocks into rows in memory, without a transaction, so
+// it can run while the previous batch is being flushed. It fails unless
+// CanPrepareAhead. The batch must be flushed next, or Discarded.
+func (w *UTXOWriter) PrepareAhead(ctx context.Context, blocks []chains.Block) (*UTXOBatch, error) {
+	b, err := w.prepare(ctx, nil, blocks)
+	if err != nil {
+		w.reset() // the caches may hold part of the failed batch
+	}
+	return b, err
+}
+
+// Discard forgets a prepared batch that will not be flushed: the writer's
+// in-memory state is ahead of the database, so it reloads next time.
+func (b *UTXOBatch) Discard() { b.w.reset() }
+
+func (w *UTXOWriter) prepare(ctx context.Context, tx *Tx, blocks []chains.Block) (*UTXOBatch, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if tx != nil {
+		if err := w.load(ctx, tx); err != nil {
+			return nil, err
+		}
+	} else if !w.loaded || !w.complete {
+		return nil, errors.New("store: writer cannot prepare ahead: caches incomplete")
+	}
+	if err := w.checkContiguous(blocks); err != nil {
+		return nil, err
+	}
+	batch := &UTXOBatch{w: w, blocks: blocks, start: !w.startSet}
 	if !w.startSet {
 		w.partial = blocks[0].Height > 0
+		w.startSet = true
 	}
-
 	// Pass 1: what must be looked up in the database?
 	inBatch := make(map[chains.Hash]struct{}, 1024)
 	for b := range blocks {
@@ -252,28 +311,33 @@ func (w *UTXOWriter) Write(ctx context.Context, tx *Tx, blocks []chains.Block) (
 	}
 	external := map[chains.OutPoint]Prevout{}
 	if len(missing) > 0 && !w.complete {
+		if tx == nil {
+			return nil, errors.New("store: prepare ahead needs complete caches")
+		}
 		var err error
 		if missing, err = w.lookupPrevouts(ctx, tx, missing); err != nil {
-			return stats, err
+			return nil, err
 		}
 	}
 	if len(missing) > 0 && w.opts.Resolver != nil {
 		got, err := w.opts.Resolver.Prevouts(ctx, missing)
 		if err != nil {
-			return stats, fmt.Errorf("resolve %d previous outputs: %w", len(missing), err)
+			return nil, fmt.Errorf("resolve %d previous outputs: %w", len(missing), err)
 		}
 		external = got
 	}
 	if !w.complete {
+		if tx == nil {
+			return nil, errors.New("store: prepare ahead needs complete caches")
+		}
 		if err := w.lookupAddresses(ctx, tx, blocks, external); err != nil {
-			return stats, err
+			return nil, err
 		}
 	}
 
 	// Pass 2: assign ids and build rows.
 	var (
 		newAddrs []addrRow
-		bRows    = blocks
 		firstTx  = make([]int64, len(blocks))
 		txRows   []txRow
 		outRows  []outRow
@@ -283,12 +347,12 @@ func (w *UTXOWriter) Write(ctx context.Context, tx *Tx, blocks []chains.Block) (
 		if a == "" {
 			return 0
 		}
-		if id, ok := w.addrs[a]; ok {
+		if id, ok := w.addrs.get(a); ok {
 			return id
 		}
 		id := w.nextAddr
 		w.nextAddr++
-		w.addrs[a] = id
+		w.addrs.put(a, id)
 		newAddrs = append(newAddrs, addrRow{id, a, h})
 		return id
 	}
@@ -316,7 +380,7 @@ func (w *UTXOWriter) Write(ctx context.Context, tx *Tx, blocks []chains.Block) (
 				} else if w.partial {
 					row.resolved = false
 				} else {
-					return stats, fmt.Errorf("%w: block %d tx %s input %d spends %s",
+					return nil, fmt.Errorf("%w: block %d tx %s input %d spends %s",
 						ErrUnknownPrevout, blk.Height, txn.Hash, i, in.Prev)
 				}
 				if r.resolved {
@@ -337,40 +401,54 @@ func (w *UTXOWriter) Write(ctx context.Context, tx *Tx, blocks []chains.Block) (
 				}
 			}
 			if !txn.Coinbase && row.resolved && row.totalIn < row.totalOut {
-				return stats, fmt.Errorf("block %d tx %s: outputs %d sat exceed inputs %d sat", blk.Height, txn.Hash, row.totalOut, row.totalIn)
+				return nil, fmt.Errorf("block %d tx %s: outputs %d sat exceed inputs %d sat", blk.Height, txn.Hash, row.totalOut, row.totalIn)
 			}
 			txRows = append(txRows, row)
 		}
 	}
 
-	if err := w.flush(ctx, tx, bRows, firstTx, txRows, outRows, inRows, newAddrs); err != nil {
+	last := &blocks[len(blocks)-1]
+	w.tip, w.tipHash = last.Height, last.Hash
+	batch.firstTx, batch.txRows, batch.outRows, batch.inRows, batch.newAddrs = firstTx, txRows, outRows, inRows, newAddrs
+	if len(w.utxo) > w.opts.MaxCachedOutputs || w.addrs.len() > w.opts.MaxCachedOutputs {
+		// Bounded memory: forget, and look up from now on (the lookup
+		// indexes are built at the next flush).
+		w.utxo = make(map[chains.OutPoint]utxoEntry)
+		w.addrs = newAddrCache()
+		w.complete = false
+	}
+	return batch, nil
+}
+
+// Flush writes a prepared batch in tx and updates the chain's counters.
+func (b *UTXOBatch) Flush(ctx context.Context, tx *Tx) (WriteStats, error) {
+	w := b.w
+	tx.OnRollback(w.reset)
+	var stats WriteStats
+	if err := w.flush(ctx, tx, b.blocks, b.firstTx, b.txRows, b.outRows, b.inRows, b.newAddrs); err != nil {
 		return stats, err
 	}
-	stats = WriteStats{int64(len(blocks)), int64(len(txRows)), int64(len(inRows)), int64(len(outRows)), int64(len(newAddrs))}
+	stats = WriteStats{int64(len(b.blocks)), int64(len(b.txRows)), int64(len(b.inRows)), int64(len(b.outRows)), int64(len(b.newAddrs))}
 	if _, err := tx.x.ExecContext(ctx, `UPDATE chain_stats SET blocks = blocks + $2, txs = txs + $3,
 		inputs = inputs + $4, outputs = outputs + $5, addresses = addresses + $6 WHERE chain = $1`,
 		w.key, stats.Blocks, stats.Txs, stats.Inputs, stats.Outputs, stats.Addresses); err != nil {
 		return stats, fmt.Errorf("update %s counters: %w", w.chain, mapError(err))
 	}
-	if !w.startSet {
-		if _, err := tx.x.ExecContext(ctx, `UPDATE chains SET start_height = $2 WHERE id = $1`, w.key, blocks[0].Height); err != nil {
+	if b.start {
+		if _, err := tx.x.ExecContext(ctx, `UPDATE chains SET start_height = $2 WHERE id = $1`, w.key, b.blocks[0].Height); err != nil {
 			return stats, fmt.Errorf("record %s start height: %w", w.chain, mapError(err))
 		}
-		w.startSet = true
 	}
-	last := &blocks[len(blocks)-1]
-	w.tip, w.tipHash = last.Height, last.Hash
-	if len(w.utxo) > w.opts.MaxCachedOutputs || len(w.addrs) > w.opts.MaxCachedOutputs {
-		// Bounded memory: forget, and look up from now on.
-		w.utxo = make(map[chains.OutPoint]utxoEntry)
-		w.addrs = make(map[string]int64)
-		w.complete = false
-		if !w.indexReady {
-			if err := tx.ensureIndexes(ctx); err != nil {
-				return stats, err
-			}
-			w.indexReady = true
+	w.mu.Lock()
+	needIndexes := !w.complete && !w.indexReady
+	w.mu.Unlock()
+	if needIndexes {
+		if err := tx.ensureIndexes(ctx); err != nil {
+			return stats, err
 		}
+		w.mu.Lock()
+		w.indexReady = true
+		w.mu.Unlock()
 	}
 	return stats, nil
 }
@@ -463,7 +541,7 @@ func (w *UTXOWriter) lookupAddresses(ctx context.Context, tx *Tx, blocks []chain
 		for t := range blocks[b].Txs {
 			for _, o := range blocks[b].Txs[t].Outputs {
 				if o.Address != "" {
-					if _, ok := w.addrs[o.Address]; !ok {
+					if _, ok := w.addrs.get(o.Address); !ok {
 						want[o.Address] = struct{}{}
 					}
 				}
@@ -472,7 +550,7 @@ func (w *UTXOWriter) lookupAddresses(ctx context.Context, tx *Tx, blocks []chain
 	}
 	for _, p := range external {
 		if p.Address != "" {
-			if _, ok := w.addrs[p.Address]; !ok {
+			if _, ok := w.addrs.get(p.Address); !ok {
 				want[p.Address] = struct{}{}
 			}
 		}
@@ -491,7 +569,7 @@ func (w *UTXOWriter) lookupAddresses(ctx context.Context, tx *Tx, blocks []chain
 			return fmt.Errorf("look up addresses: %w", err)
 		}
 		for _, r := range rows {
-			w.addrs[r.Address] = r.ID
+			w.addrs.put(r.Address, r.ID)
 		}
 	}
 	return nil
@@ -575,12 +653,15 @@ func nullBytes(b []byte) any {
 // had been indexed only up to height. The caller updates stage progress in
 // the same transaction.
 func (w *UTXOWriter) Unwind(ctx context.Context, tx *Tx, height int64) error {
-	if err := w.load(ctx, tx); err != nil {
+	w.mu.Lock()
+	err := w.load(ctx, tx)
+	k := w.key
+	w.resetLocked()
+	w.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	w.reset()
 	tx.OnRollback(w.reset)
-	k := w.key
 	var firstTx sql.NullInt64
 	if err := tx.x.GetContext(ctx, &firstTx, `SELECT MIN(id) FROM txs WHERE chain = $1 AND height > $2`, k, height); err != nil {
 		return fmt.Errorf("unwind %s above %d: %w", w.chain, height, mapError(err))

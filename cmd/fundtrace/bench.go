@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,7 @@ type ingestReport struct {
 func (a *app) benchIngestCmd() *cobra.Command {
 	cfg := synth.DefaultConfig()
 	var keep bool
-	var dir string
+	var dir, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "ingest --db postgres://...",
 		Short: "Index a generated 1M-transaction chain into PostgreSQL and compare with a raw COPY of the same rows",
@@ -112,7 +113,20 @@ Both databases are created on the server named by --db and dropped afterwards.`,
 				return err
 			}
 			fmt.Fprintf(a.stderr, "indexing into %s\n", db)
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			sum, err := p.Run(ctx)
+			if cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			bar.finish()
 			if err != nil {
 				return err
@@ -165,6 +179,7 @@ Both databases are created on the server named by --db and dropped afterwards.`,
 	cmd.Flags().Int64Var(&cfg.Seed, "seed", cfg.Seed, "generator seed")
 	cmd.Flags().StringVar(&dir, "blocks-dir", "", "reuse (or create) generated blk files here instead of a temp dir")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the two bench databases")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	return cmd
 }
 
