@@ -256,6 +256,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 			b.discard()
 			return sum, err
 		}
+		close(b.committed)
 		sum.Height = b.blocks[len(b.blocks)-1].Height
 		sum.Blocks += int64(len(b.blocks))
 		sum.Txs += int64(b.txs)
@@ -281,6 +282,11 @@ type batch struct {
 	txs      int
 	prepared []Prepared
 	err      error
+	// committed is closed once the batch is committed. A stage that did
+	// not prepare this batch ahead will write it in the commit, so the next
+	// batch may be prepared only after that.
+	committed chan struct{}
+	inCommit  bool
 }
 
 func (b *batch) discard() {
@@ -308,7 +314,8 @@ func (p *Pipeline) batches(ctx context.Context, blocks <-chan fetched, from, to 
 				return false
 			}
 		}
-		cur := &batch{}
+		cur := &batch{committed: make(chan struct{})}
+		var prev *batch
 		for h := from; h <= to; h++ {
 			var r fetched
 			select {
@@ -328,6 +335,13 @@ func (p *Pipeline) batches(ctx context.Context, blocks <-chan fetched, from, to 
 			if cur.txs < p.cfg.BatchTxs && len(cur.blocks) < p.cfg.BatchBlocks && h < to {
 				continue
 			}
+			if prev != nil && prev.inCommit {
+				select {
+				case <-prev.committed:
+				case <-ctx.Done():
+					return
+				}
+			}
 			cur.prepared = make([]Prepared, len(p.stages))
 			for i, s := range p.stages {
 				ap, ok := s.(AheadPreparer)
@@ -345,11 +359,14 @@ func (p *Pipeline) batches(ctx context.Context, blocks <-chan fetched, from, to 
 					return
 				}
 				cur.prepared[i] = pr
+				if pr == nil {
+					cur.inCommit = true
+				}
 			}
 			if !send(cur) {
 				return
 			}
-			cur = &batch{}
+			prev, cur = cur, &batch{committed: make(chan struct{})}
 		}
 	}()
 	return out

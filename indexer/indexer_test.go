@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
@@ -445,5 +446,41 @@ func TestBadSource(t *testing.T) {
 	}
 	if h, _, _ := db.Progress(t.Context(), chains.BTC, "utxo"); h != 100 {
 		t.Errorf("progress %d after refused runs, want 100", h)
+	}
+}
+
+// slowStage delays Forward, so the pipeline's batcher runs ahead of the
+// commit while a batch that was not prepared ahead waits to be written.
+type slowStage struct{ *indexer.UTXOStage }
+
+func (s slowStage) Forward(ctx context.Context, tx *store.Tx, blocks []chains.Block) error {
+	time.Sleep(150 * time.Millisecond)
+	return s.UTXOStage.Forward(ctx, tx, blocks)
+}
+
+// TestPrepareAheadWaitsForForward: a batch written by Forward in its commit
+// must be committed before the next batch is prepared ahead, or the next
+// one is built on state that lacks it (a regression seen in TestResume).
+func TestPrepareAheadWaitsForForward(t *testing.T) {
+	dir := mainnetDir(t)
+	db := storetest.SQLite(t)
+	cfg := indexer.DefaultConfig(chains.BTC)
+	cfg.To, cfg.BatchTxs, cfg.BatchBlocks = 3000, 300, 300
+	w := db.NewUTXOWriter(chains.BTC, store.UTXOWriterOptions{})
+	p, err := indexer.New(db, openDir(t, dir), []indexer.Stage{slowStage{indexer.NewUTXOStage(w)}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fresh := storetest.SQLite(t)
+	if _, err := index(t.Context(), t, fresh, openDir(t, dir), chains.BTC, runOpts{to: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.Checksum(t.Context(), chains.BTC)
+	want, _ := fresh.Checksum(t.Context(), chains.BTC)
+	if got != want {
+		t.Errorf("pipelined:\n%s\nplain:\n%s", got, want)
 	}
 }

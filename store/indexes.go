@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
+
+	"github.com/jmoiron/sqlx"
 	"strings"
 	"time"
 )
@@ -42,14 +45,8 @@ func (db *DB) EnsureIndexes(ctx context.Context) error {
 	if err != nil || ready {
 		return err
 	}
-	for i, ix := range deferredIndexes {
-		start := time.Now()
-		if _, err := db.x.ExecContext(ctx, createIndexSQL(i)); err != nil {
-			return fmt.Errorf("create index %s: %w", ix.name, mapError(err))
-		}
-		if d := time.Since(start); d > time.Second {
-			db.log.Info("built index", "index", ix.name, "seconds", d.Seconds())
-		}
+	if err := createIndexes(ctx, db.x, db.log); err != nil {
+		return err
 	}
 	// Fresh statistics, or the planners scan by primary key after a bulk
 	// load (SQLite keeps none until ANALYZE).
@@ -82,11 +79,19 @@ func (db *DB) indexesReady(ctx context.Context) (bool, error) {
 	return n == len(deferredIndexes), nil
 }
 
-// ensureIndexes is EnsureIndexes inside a transaction.
+// ensureIndexes creates the deferred indexes inside a transaction.
 func (tx *Tx) ensureIndexes(ctx context.Context) error {
+	return createIndexes(ctx, tx.x, tx.db.log)
+}
+
+func createIndexes(ctx context.Context, x sqlx.ExecerContext, log *slog.Logger) error {
 	for i, ix := range deferredIndexes {
-		if _, err := tx.x.ExecContext(ctx, createIndexSQL(i)); err != nil {
+		start := time.Now()
+		if _, err := x.ExecContext(ctx, createIndexSQL(i)); err != nil {
 			return fmt.Errorf("create index %s: %w", ix.name, mapError(err))
+		}
+		if d := time.Since(start); d > time.Second {
+			log.Info("built index", "index", ix.name, "seconds", d.Seconds())
 		}
 	}
 	return nil
