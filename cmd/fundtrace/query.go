@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,20 @@ func notFound(err error) error {
 	return err
 }
 
+// withChainDB parses --chain, opens the database, runs fn and closes it.
+func (a *app) withChainDB(ctx context.Context, fn func(chains.ID, *store.DB) error) error {
+	chain, err := a.chainID()
+	if err != nil {
+		return err
+	}
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(chain, db)
+}
+
 func (a *app) writeJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
@@ -36,24 +51,17 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show the indexed tip and row counts of a chain",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			chain, err := a.chainID()
-			if err != nil {
-				return err
-			}
-			db, err := a.openDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			st, err := db.Status(cmd.Context(), chain)
-			if err != nil {
-				return notFound(err)
-			}
-			if a.format == "json" {
-				return a.writeJSON(st)
-			}
-			printStatus(a.stdout, st)
-			return nil
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				st, err := db.Status(cmd.Context(), chain)
+				if err != nil {
+					return notFound(err)
+				}
+				if a.format == "json" {
+					return a.writeJSON(st)
+				}
+				printStatus(a.stdout, st)
+				return nil
+			})
 		},
 	}
 	a.addChainFlag(cmd)
@@ -139,28 +147,24 @@ func (a *app) txCmd() *cobra.Command {
 		Short: "Show a transaction with resolved inputs and spent outputs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			chain, err := a.chainID()
-			if err != nil {
+			if _, err := a.chainID(); err != nil {
 				return err
 			}
 			id, err := chains.ParseHash(strings.TrimSpace(args[0]))
 			if err != nil {
 				return badInput("malformed txid: %v", err)
 			}
-			db, err := a.openDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			t, err := db.TxByHash(cmd.Context(), chain, id)
-			if err != nil {
-				return notFound(err)
-			}
-			if a.format == "json" {
-				return a.writeJSON(t)
-			}
-			printTx(a.stdout, t)
-			return nil
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				t, err := db.TxByHash(cmd.Context(), chain, id)
+				if err != nil {
+					return notFound(err)
+				}
+				if a.format == "json" {
+					return a.writeJSON(t)
+				}
+				printTx(a.stdout, t)
+				return nil
+			})
 		},
 	}
 	a.addChainFlag(cmd)
