@@ -71,6 +71,11 @@ type Prepared interface {
 // one further back than Config.MaxReorgDepth.
 var ErrReorgTooDeep = errors.New("indexer: reorg deeper than the configured limit")
 
+// ErrBrokenChain is returned when the source holds blocks that do not
+// connect to its best chain (a missing block in a block directory) and no
+// --to says to stop before the break.
+var ErrBrokenChain = errors.New("indexer: source chain is broken")
+
 // ErrBeyondTip is returned when --to asks for heights the source lacks.
 var ErrBeyondTip = errors.New("indexer: requested height beyond the source's tip")
 
@@ -216,6 +221,11 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	}
 	to := p.cfg.To
 	if to < 0 {
+		// Indexing "to the tip" of a source with a gap would silently stop
+		// at the gap: say so instead, before writing anything.
+		if err := p.brokenChain(tip); err != nil {
+			return sum, err
+		}
 		to = tip
 	}
 	if to > tip {
@@ -382,13 +392,23 @@ func above(blocks []chains.Block, height int64) []chains.Block {
 }
 
 func (p *Pipeline) beyondTip(to, tip int64) error {
-	if b, ok := p.src.(interface{ Unconnected() []chains.Hash }); ok {
-		if missing := b.Unconnected(); len(missing) > 0 {
-			return fmt.Errorf("%w: --to %d but the chain breaks after height %d: block %s is missing (%d blocks wait for missing parents)",
-				ErrBeyondTip, to, tip, missing[0], len(missing))
-		}
+	if err := p.brokenChain(tip); err != nil {
+		return fmt.Errorf("%w: --to %d: %w", ErrBeyondTip, to, err)
 	}
 	return fmt.Errorf("%w: --to %d but the source's tip is %d", ErrBeyondTip, to, tip)
+}
+
+// brokenChain reports blocks of the source that wait for a missing parent.
+func (p *Pipeline) brokenChain(tip int64) error {
+	b, ok := p.src.(interface{ Unconnected() []chains.Hash })
+	if !ok {
+		return nil
+	}
+	if missing := b.Unconnected(); len(missing) > 0 {
+		return fmt.Errorf("%w: it breaks after height %d: block %s is missing (%d blocks wait for missing parents); "+
+			"index up to the break with --to %d", ErrBrokenChain, tip, missing[0], len(missing), tip)
+	}
+	return nil
 }
 
 func (p *Pipeline) commit(ctx context.Context, b *batch, prog []int64) error {

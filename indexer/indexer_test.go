@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -428,8 +429,51 @@ func TestBlock277647(t *testing.T) {
 	})
 }
 
-// TestBadSource: a --to beyond a broken chain names the missing block, and a
-// gap between runs is refused; neither writes anything.
+// withoutBlock copies the bundled blocks (stored in height order) into a new
+// directory, leaving out the block at height gap.
+func withoutBlock(t *testing.T, gap int) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(mainnetDir(t), "blk00000.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for off, h := 0, 0; off+8 <= len(b); h++ {
+		n := int(b[off+4]) | int(b[off+5])<<8 | int(b[off+6])<<16 | int(b[off+7])<<24
+		if n == 0 {
+			break
+		}
+		if h != gap {
+			out = append(out, b[off:off+8+n]...)
+		}
+		off += 8 + n
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "blk00000.dat"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBrokenChain: a block directory missing block 5000 is refused with the
+// height of the break unless --to stops before it; nothing is written.
+func TestBrokenChain(t *testing.T) {
+	dir := withoutBlock(t, 5000)
+	db := storetest.SQLite(t)
+	_, err := index(t.Context(), t, db, openDir(t, dir), chains.BTC, runOpts{to: -1})
+	if !errors.Is(err, indexer.ErrBrokenChain) || !strings.Contains(err.Error(), "after height 4999") {
+		t.Fatalf("index to the tip of a broken chain: %v, want ErrBrokenChain after height 4999", err)
+	}
+	if _, ok, _ := db.Progress(t.Context(), chains.BTC, "utxo"); ok {
+		t.Errorf("the refused run wrote progress")
+	}
+	if _, err := index(t.Context(), t, db, openDir(t, dir), chains.BTC, runOpts{to: 4999}); err != nil {
+		t.Errorf("index up to the break: %v", err)
+	}
+}
+
+// TestBadSource: a --to beyond the tip is refused, and so is a gap between
+// runs; neither writes anything.
 func TestBadSource(t *testing.T) {
 	dir := mainnetDir(t)
 	db := storetest.SQLite(t)
