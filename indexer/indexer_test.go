@@ -275,15 +275,7 @@ func TestResume(t *testing.T) {
 		if err != nil || !sum.UpToDate {
 			t.Errorf("run at the tip: up to date %v, err %v", sum.UpToDate, err)
 		}
-		fresh := storetest.SQLite(t)
-		if _, err := index(t.Context(), t, fresh, openDir(t, dir), chains.BTC, runOpts{to: -1}); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := db.Checksum(t.Context(), chains.BTC)
-		want, _ := fresh.Checksum(t.Context(), chains.BTC)
-		if got != want {
-			t.Errorf("resumed index:\n%s\nuninterrupted:\n%s", got, want)
-		}
+		equalsFreshIndex(t, db, dir, -1, "resumed index")
 	})
 }
 
@@ -305,12 +297,11 @@ func forkDirs(t *testing.T) (mainDir, sideDir string) {
 	}
 	main := read("blk_0_to_4.dat.bz2")
 	// The first three records of main are genesis, 1 and 2.
-	off := 0
-	for range 3 {
-		n := int(main[off+4]) | int(main[off+5])<<8 | int(main[off+6])<<16 | int(main[off+7])<<24
-		off += 8 + n
+	var side []byte
+	for _, r := range records(main)[:3] {
+		side = append(side, r...)
 	}
-	side := append(append(append(append([]byte{}, main[:off]...), read("blk_3A.dat.bz2")...), read("blk_4A.dat.bz2")...), read("blk_5A.dat.bz2")...)
+	side = append(append(append(side, read("blk_3A.dat.bz2")...), read("blk_4A.dat.bz2")...), read("blk_5A.dat.bz2")...)
 	mainDir, sideDir = t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(mainDir, "blk00000.dat"), main, 0o644); err != nil {
 		t.Fatal(err)
@@ -336,15 +327,7 @@ func TestReorg(t *testing.T) {
 		if sum.Unwound != 2 || sum.Height != 5 {
 			t.Errorf("reorg unwound %d blocks and reached %d, want 2 and 5", sum.Unwound, sum.Height)
 		}
-		fresh := storetest.SQLite(t)
-		if _, err := index(t.Context(), t, fresh, openDir(t, sideDir), chains.BTC, runOpts{to: -1}); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := db.Checksum(t.Context(), chains.BTC)
-		want, _ := fresh.Checksum(t.Context(), chains.BTC)
-		if got != want {
-			t.Errorf("after reorg:\n%s\nfresh index of the new chain:\n%s", got, want)
-		}
+		equalsFreshIndex(t, db, sideDir, -1, "after reorg")
 	})
 }
 
@@ -429,6 +412,42 @@ func TestBlock277647(t *testing.T) {
 	})
 }
 
+// records splits Core blk-file bytes into framed records (magic, length,
+// block), stopping at zero padding.
+func records(b []byte) [][]byte {
+	var out [][]byte
+	for off := 0; off+8 <= len(b); {
+		n := int(b[off+4]) | int(b[off+5])<<8 | int(b[off+6])<<16 | int(b[off+7])<<24
+		if n == 0 || off+8+n > len(b) {
+			break
+		}
+		out = append(out, b[off:off+8+n])
+		off += 8 + n
+	}
+	return out
+}
+
+// equalsFreshIndex checks that db holds what a fresh, uninterrupted index of
+// dir up to height to (-1: the tip) holds.
+func equalsFreshIndex(t *testing.T, db *store.DB, dir string, to int64, what string) {
+	t.Helper()
+	fresh := storetest.SQLite(t)
+	if _, err := index(t.Context(), t, fresh, openDir(t, dir), chains.BTC, runOpts{to: to}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Checksum(t.Context(), chains.BTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fresh.Checksum(t.Context(), chains.BTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("%s:\n%s\nfresh index:\n%s", what, got, want)
+	}
+}
+
 // withoutBlock copies the bundled blocks (stored in height order) into a new
 // directory, leaving out the block at height gap.
 func withoutBlock(t *testing.T, gap int) string {
@@ -438,15 +457,10 @@ func withoutBlock(t *testing.T, gap int) string {
 		t.Fatal(err)
 	}
 	var out []byte
-	for off, h := 0, 0; off+8 <= len(b); h++ {
-		n := int(b[off+4]) | int(b[off+5])<<8 | int(b[off+6])<<16 | int(b[off+7])<<24
-		if n == 0 {
-			break
-		}
+	for h, r := range records(b) {
 		if h != gap {
-			out = append(out, b[off:off+8+n]...)
+			out = append(out, r...)
 		}
-		off += 8 + n
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "blk00000.dat"), out, 0o644); err != nil {
@@ -518,13 +532,5 @@ func TestPrepareAheadWaitsForForward(t *testing.T) {
 	if _, err := p.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	fresh := storetest.SQLite(t)
-	if _, err := index(t.Context(), t, fresh, openDir(t, dir), chains.BTC, runOpts{to: 3000}); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := db.Checksum(t.Context(), chains.BTC)
-	want, _ := fresh.Checksum(t.Context(), chains.BTC)
-	if got != want {
-		t.Errorf("pipelined:\n%s\nplain:\n%s", got, want)
-	}
+	equalsFreshIndex(t, db, dir, 3000, "pipelined")
 }

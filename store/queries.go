@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/jmoiron/sqlx"
 )
 
 // ChainStatus summarises one indexed chain. Counts come from counters kept
@@ -487,19 +486,15 @@ func (db *DB) txRefs(ctx context.Context, k int16, ids []int64) (map[int64]TxRef
 	if len(ids) == 0 {
 		return out, nil
 	}
-	q, args, err := sqlx.In(`SELECT t.id, t.hash, t.height, b.time FROM txs t
-		JOIN blocks b ON b.chain = t.chain AND b.height = t.height WHERE t.chain = ? AND t.id IN (?)`, k, ids)
-	if err != nil {
-		return nil, err
-	}
 	var rows []struct {
 		ID     int64  `db:"id"`
 		Hash   []byte `db:"hash"`
 		Height int64  `db:"height"`
 		Time   int64  `db:"time"`
 	}
-	if err := db.x.SelectContext(ctx, &rows, db.x.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("transaction refs: %w", mapError(err))
+	if err := selectIn(ctx, db.x, db.dialect, &rows, `SELECT t.id, t.hash, t.height, b.time FROM txs t
+		JOIN blocks b ON b.chain = t.chain AND b.height = t.height WHERE t.chain = $1 AND t.id IN (?)`, k, ids); err != nil {
+		return nil, fmt.Errorf("transaction refs: %w", err)
 	}
 	for _, r := range rows {
 		h, _ := chains.HashFromBytes(r.Hash)

@@ -234,7 +234,7 @@ func (w *UTXOWriter) Write(ctx context.Context, tx *Tx, blocks []chains.Block) (
 	if err != nil {
 		return WriteStats{}, err
 	}
-	return b.Flush(ctx, tx)
+	return b.flushIn(ctx, tx)
 }
 
 // CanPrepareAhead reports whether the next batch can be prepared without
@@ -279,17 +279,17 @@ func (w *UTXOWriter) prepare(ctx context.Context, tx *Tx, blocks []chains.Block)
 		w.partial = blocks[0].Height > 0
 		w.startSet = true
 	}
-	// Pass 1: what must be looked up in the database?
-	inBatch := make(map[chains.Hash]struct{}, 1024)
-	for b := range blocks {
-		for t := range blocks[b].Txs {
-			inBatch[blocks[b].Txs[t].Hash] = struct{}{}
-		}
-	}
-	// Outpoints neither cached nor created in this batch. With complete
-	// caches only a chain indexed from above height 0 can have them.
+	// Pass 1: outpoints neither cached nor created in this batch. With
+	// complete caches (a bulk load) only a chain indexed from above height 0
+	// can have them, so the common case skips this pass.
 	var missing []chains.OutPoint
 	if !w.complete || w.partial {
+		inBatch := make(map[chains.Hash]struct{}, 1024)
+		for b := range blocks {
+			for t := range blocks[b].Txs {
+				inBatch[blocks[b].Txs[t].Hash] = struct{}{}
+			}
+		}
 		for b := range blocks {
 			for t := range blocks[b].Txs {
 				txn := &blocks[b].Txs[t]
@@ -422,8 +422,12 @@ func (w *UTXOWriter) prepare(ctx context.Context, tx *Tx, blocks []chains.Block)
 
 // Flush writes a prepared batch in tx and updates the chain's counters.
 func (b *UTXOBatch) Flush(ctx context.Context, tx *Tx) (WriteStats, error) {
+	tx.OnRollback(b.w.reset)
+	return b.flushIn(ctx, tx)
+}
+
+func (b *UTXOBatch) flushIn(ctx context.Context, tx *Tx) (WriteStats, error) {
 	w := b.w
-	tx.OnRollback(w.reset)
 	var stats WriteStats
 	if err := w.flush(ctx, tx, b.blocks, b.firstTx, b.txRows, b.outRows, b.inRows, b.newAddrs); err != nil {
 		return stats, err
@@ -705,16 +709,23 @@ func (w *UTXOWriter) Unwind(ctx context.Context, tx *Tx, height int64) error {
 
 // selectIn runs a query with one "IN (?)" list, portable across dialects.
 func (tx *Tx) selectIn(ctx context.Context, dst any, query string, key int16, list any) error {
-	if tx.db.dialect == Postgres {
+	return selectIn(ctx, tx.x, tx.db.dialect, dst, query, key, list)
+}
+
+// selectIn runs query, whose $1 is the chain key and whose one "IN (?)"
+// takes list: an array parameter on PostgreSQL, expanded placeholders on
+// SQLite.
+func selectIn(ctx context.Context, q sqlx.QueryerContext, d Dialect, dst any, query string, key int16, list any) error {
+	if d == Postgres {
 		// One array parameter instead of hundreds of placeholders.
-		q := strings.Replace(query, "IN (?)", "= ANY($2)", 1)
-		return mapError(sqlx.SelectContext(ctx, tx.x, dst, q, key, pq.Array(list)))
+		pq1 := strings.Replace(query, "IN (?)", "= ANY($2)", 1)
+		return mapError(sqlx.SelectContext(ctx, q, dst, pq1, key, pq.Array(list)))
 	}
-	q, args, err := sqlx.In(strings.Replace(query, "$1", "?", 1), key, list)
+	expanded, args, err := sqlx.In(strings.Replace(query, "$1", "?", 1), key, list)
 	if err != nil {
 		return err
 	}
-	return mapError(sqlx.SelectContext(ctx, tx.x, dst, tx.x.Rebind(q), args...))
+	return mapError(sqlx.SelectContext(ctx, q, dst, sqlx.Rebind(sqlx.DOLLAR, expanded), args...))
 }
 
 // chunks yields successive slices of at most n elements.

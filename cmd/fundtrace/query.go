@@ -93,8 +93,7 @@ func (a *app) blockCmd() *cobra.Command {
 		Short: "Show a block by height or hash",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			chain, err := a.chainID()
-			if err != nil {
+			if _, err := a.chainID(); err != nil {
 				return err
 			}
 			var (
@@ -106,35 +105,35 @@ func (a *app) blockCmd() *cobra.Command {
 			} else if hash, err = chains.ParseHash(args[0]); err != nil {
 				return badInput("block %q: want a height or a 64-hex-digit block hash", args[0])
 			}
-			db, err := a.openDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			var b store.Block
-			if height >= 0 {
-				b, err = db.BlockByHeight(cmd.Context(), chain, height)
-			} else {
-				b, err = db.BlockByHash(cmd.Context(), chain, hash)
-			}
-			if err != nil {
-				return notFound(err)
-			}
-			if a.format == "json" {
-				return a.writeJSON(b)
-			}
-			info, _ := chains.Lookup(chain)
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "block\t%d\nhash\t%s\nprevious\t%s\ntime\t%s\n", b.Height, b.Hash, b.PrevHash, utc(b.Timestamp))
-			fmt.Fprintf(tw, "transactions\t%d\nsize\t%d bytes, weight %d\nmerkle root\t%s\n", b.TxCount, b.Size, b.Weight, b.MerkleRoot)
-			if b.TotalFees != nil {
-				fmt.Fprintf(tw, "fees\t%s\n", coins(*b.TotalFees, info))
-			}
-			tw.Flush()
-			for i, id := range b.TxIDs {
-				fmt.Fprintf(a.stdout, "  tx %d  %s\n", i, id)
-			}
-			return nil
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				var (
+					b   store.Block
+					err error
+				)
+				if height >= 0 {
+					b, err = db.BlockByHeight(cmd.Context(), chain, height)
+				} else {
+					b, err = db.BlockByHash(cmd.Context(), chain, hash)
+				}
+				if err != nil {
+					return notFound(err)
+				}
+				if a.format == "json" {
+					return a.writeJSON(b)
+				}
+				info, _ := chains.Lookup(chain)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "block\t%d\nhash\t%s\nprevious\t%s\ntime\t%s\n", b.Height, b.Hash, b.PrevHash, utc(b.Timestamp))
+				fmt.Fprintf(tw, "transactions\t%d\nsize\t%d bytes, weight %d\nmerkle root\t%s\n", b.TxCount, b.Size, b.Weight, b.MerkleRoot)
+				if b.TotalFees != nil {
+					fmt.Fprintf(tw, "fees\t%s\n", coins(*b.TotalFees, info))
+				}
+				tw.Flush()
+				for i, id := range b.TxIDs {
+					fmt.Fprintf(a.stdout, "  tx %d  %s\n", i, id)
+				}
+				return nil
+			})
 		},
 	}
 	a.addChainFlag(cmd)
@@ -235,36 +234,33 @@ func (a *app) addressCmd() *cobra.Command {
 			if pageSize < 1 || pageSize > store.MaxPageSize {
 				return badInput("--page-size %d: want 1 to %d", pageSize, store.MaxPageSize)
 			}
-			db, err := a.openDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			sum, err := db.AddressSummary(cmd.Context(), chain, addr)
-			if err != nil {
-				return notFound(err)
-			}
-			var p *store.AddressTxPage
-			if txs {
-				got, err := db.AddressTxs(cmd.Context(), chain, addr, page, pageSize)
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				sum, err := db.AddressSummary(cmd.Context(), chain, addr)
 				if err != nil {
-					return badInput("%v", err)
+					return notFound(err)
 				}
-				p = &got
-			}
-			if a.format == "json" {
-				out := struct {
-					store.Address
-					Txs      []store.AddressTx `json:"txs,omitempty"`
-					NextPage string            `json:"next_page,omitempty"`
-				}{Address: sum}
-				if p != nil {
-					out.Txs, out.NextPage = p.Txs, p.NextPage
+				var p *store.AddressTxPage
+				if txs {
+					got, err := db.AddressTxs(cmd.Context(), chain, addr, page, pageSize)
+					if err != nil {
+						return badInput("%v", err)
+					}
+					p = &got
 				}
-				return a.writeJSON(out)
-			}
-			printAddress(a.stdout, sum, p)
-			return nil
+				if a.format == "json" {
+					out := struct {
+						store.Address
+						Txs      []store.AddressTx `json:"txs,omitempty"`
+						NextPage string            `json:"next_page,omitempty"`
+					}{Address: sum}
+					if p != nil {
+						out.Txs, out.NextPage = p.Txs, p.NextPage
+					}
+					return a.writeJSON(out)
+				}
+				printAddress(a.stdout, sum, p)
+				return nil
+			})
 		},
 	}
 	a.addChainFlag(cmd)
