@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/endpoint"
 	"github.com/fundtrace/fundtrace/indexer"
+	"github.com/fundtrace/fundtrace/metrics"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -18,47 +21,121 @@ import (
 )
 
 type indexFlags struct {
-	blocksDir string
-	from, to  int64
-	workers   int
-	batchTxs  int
+	blocksDir     string
+	from, to      int64
+	workers       int
+	batchTxs      int
+	fetchBlocks   int
+	follow        bool
+	confirmations int64
+	poll          time.Duration
+	maxReorg      int64
+	metricsListen string
+	src           sourceFlags
 }
 
 func (a *app) indexCmd() *cobra.Command {
 	var f indexFlags
 	cmd := &cobra.Command{
-		Use:   "index --chain CHAIN --blocks-dir DIR",
+		Use:   "index --chain CHAIN (--blocks-dir DIR | --rpc URL... | --esplora URL... | --sources FILE) [--follow]",
 		Short: "Index blocks into the database (resumes where the last run stopped)",
-		Long: `Index a chain into the database. With --blocks-dir, read a Bitcoin Core
-blocks/ directory (blk*.dat in any order, xor.dat obfuscation of Core 28+).
-A run that is interrupted resumes where the last committed batch ended.`,
+		Long: `Index a chain into the database, from one of:
+
+  --blocks-dir DIR   a Bitcoin Core blocks/ directory (blk*.dat in any order,
+                     xor.dat obfuscation of Core 28+)
+  --rpc URL          Bitcoin Core or btcd JSON-RPC (repeat for fail-over);
+                     credentials from --rpc-cookie, FUNDTRACE_RPC_USER and
+                     FUNDTRACE_RPC_PASSWORD, or user:password@ in the URL
+  --esplora URL      an Esplora REST API (blockstream.info/api, mempool.space/api)
+  --sources FILE     endpoints with their own credentials, headers and rates
+                     (JSON; see docs/operations.md)
+
+Endpoints are tried in order; when one fails the next takes over. With
+--follow the indexer keeps following the tip, --confirmations blocks behind
+it, until SIGINT or SIGTERM, which stop after the batch being committed.
+Reorgs are unwound up to --max-reorg-depth blocks; a deeper one stops with
+an error. A run that is interrupted or killed resumes where the last
+committed batch ended.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			chain, err := a.chainID()
 			if err != nil {
 				return err
 			}
-			if f.blocksDir == "" {
-				return badInput("index: --blocks-dir is required (node RPC sources come later)")
+			net, err := bitcoin.NetworkFor(chain)
+			if err != nil {
+				return badInput("%v", err)
+			}
+			switch {
+			case f.blocksDir == "" && !f.src.any():
+				return badInput("index: give a source: --blocks-dir, --rpc, --esplora or --sources")
+			case f.blocksDir != "" && f.src.any():
+				return badInput("index: --blocks-dir and node endpoints exclude each other")
+			case f.follow && f.to >= 0:
+				return badInput("index: --follow has no last height; drop --to")
 			}
 			cfg := indexer.DefaultConfig(chain)
-			cfg.From, cfg.To = f.from, f.to
+			cfg.From, cfg.To, cfg.Confirmations = f.from, f.to, f.confirmations
+			cfg.MaxReorgDepth = f.maxReorg
+			if f.poll > 0 {
+				cfg.PollInterval = f.poll
+				cfg.MaxRetryWait = max(cfg.MaxRetryWait, f.poll)
+			}
 			if f.workers > 0 {
 				cfg.Workers = f.workers
+			} else if f.src.any() {
+				cfg.Workers = max(cfg.Workers, 4) // network-bound: overlap round trips
 			}
 			if f.batchTxs > 0 {
 				cfg.BatchTxs = f.batchTxs
 			}
+			if f.fetchBlocks > 0 {
+				cfg.FetchBlocks = f.fetchBlocks
+			}
 			if err := cfg.Validate(); err != nil {
 				return badInput("%v", err)
 			}
-			db, err := a.openDB(cmd.Context())
+			if f.follow && !cmd.Flags().Changed("log-level") {
+				a.setLogLevel(slog.LevelInfo)
+			}
+			ctx := cmd.Context()
+			var mc *metrics.Chain
+			var obs endpoint.Observer
+			if f.metricsListen != "" {
+				reg := metrics.New()
+				addr, wait, err := reg.Serve(ctx, f.metricsListen, a.log)
+				if err != nil {
+					return badInput("--metrics-listen %s: %v", f.metricsListen, err)
+				}
+				defer wait()
+				a.log.Info("serving metrics", "addr", "http://"+addr.String()+"/metrics")
+				mc, obs = reg.Chain(string(chain)), reg
+			}
+			db, err := a.openDB(ctx)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			sum, err := a.indexBlockDir(cmd.Context(), db, f.blocksDir, cfg, nil)
+			var src indexer.Source
+			if f.blocksDir != "" {
+				dir, err := bitcoin.OpenBlockDir(ctx, f.blocksDir, net, bitcoin.BlockDirOptions{Follow: f.follow})
+				if err != nil {
+					return err
+				}
+				defer dir.Close()
+				src = dir
+			} else {
+				fo, err := a.openSources(ctx, &f.src, net, obs)
+				if err != nil {
+					return err
+				}
+				src = fo
+			}
+			sum, err := a.runIndex(ctx, db, src, cfg, indexRun{follow: f.follow, metrics: mc})
 			if err != nil {
+				if hint := sourceErrorHint(err); hint != "" {
+					err = fmt.Errorf("%w\n  hint: %s", err, hint)
+				}
 				return err
 			}
 			if a.format == "json" {
@@ -68,11 +145,25 @@ A run that is interrupted resumes where the last committed batch ended.`,
 		},
 	}
 	a.addChainFlag(cmd)
-	cmd.Flags().StringVar(&f.blocksDir, "blocks-dir", "", "Bitcoin Core blocks directory (blk*.dat)")
-	cmd.Flags().Int64Var(&f.from, "from", 0, "first height to index when the chain is empty")
-	cmd.Flags().Int64Var(&f.to, "to", -1, "last height to index (default: the source's tip)")
-	cmd.Flags().IntVar(&f.workers, "workers", 0, "blocks decoded in parallel (default: CPUs)")
-	cmd.Flags().IntVar(&f.batchTxs, "batch-txs", 0, "transactions per committed batch (default 20000)")
+	fl := cmd.Flags()
+	fl.StringVar(&f.blocksDir, "blocks-dir", "", "Bitcoin Core blocks directory (blk*.dat)")
+	fl.StringArrayVar(&f.src.rpc, "rpc", nil, "Bitcoin Core / btcd JSON-RPC URL (repeat for fail-over)")
+	fl.StringArrayVar(&f.src.esplora, "esplora", nil, "Esplora REST base URL (repeat for fail-over)")
+	fl.StringVar(&f.src.cookieFile, "rpc-cookie", "", "Bitcoin Core .cookie file for --rpc endpoints")
+	fl.StringArrayVar(&f.src.headers, "header", nil, "HTTP header \"Name: value\" for the --rpc/--esplora endpoints; ${ENV} is expanded")
+	fl.Float64Var(&f.src.rate, "rate", 0, "requests per second per endpoint (default: none for --rpc, 10 for --esplora)")
+	fl.DurationVar(&f.src.timeout, "timeout", 0, "per-request timeout (default 30s)")
+	fl.StringVar(&f.src.file, "sources", "", "JSON file of endpoints with their own credentials, headers and rates")
+	fl.BoolVar(&f.follow, "follow", false, "keep following the tip until SIGINT/SIGTERM")
+	fl.Int64Var(&f.confirmations, "confirmations", 0, "stay this many blocks below the source's tip")
+	fl.DurationVar(&f.poll, "poll", 0, "how often --follow asks for a new tip (default 1s)")
+	fl.Int64Var(&f.maxReorg, "max-reorg-depth", indexer.DefaultConfig(chains.BTC).MaxReorgDepth, "deepest reorg unwound automatically")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9464)")
+	fl.Int64Var(&f.from, "from", 0, "first height to index when the chain is empty")
+	fl.Int64Var(&f.to, "to", -1, "last height to index (default: the source's tip)")
+	fl.IntVar(&f.workers, "workers", 0, "blocks fetched and decoded in parallel (default: CPUs; at least 4 for node endpoints)")
+	fl.IntVar(&f.batchTxs, "batch-txs", 0, "transactions per committed batch (default 20000)")
+	fl.IntVar(&f.fetchBlocks, "fetch-blocks", 0, "blocks per batched RPC request (default 16)")
 	return cmd
 }
 
@@ -89,6 +180,13 @@ type indexSummary struct {
 	TxsPerSec int64     `json:"txs_per_second"`
 }
 
+// indexRun says how runIndex runs the pipeline.
+type indexRun struct {
+	follow   bool
+	resolver store.PrevoutResolver
+	metrics  *metrics.Chain
+}
+
 // indexBlockDir indexes dir into db. resolver may be nil.
 func (a *app) indexBlockDir(ctx context.Context, db *store.DB, dir string, cfg indexer.Config, resolver store.PrevoutResolver) (indexSummary, error) {
 	net, err := bitcoin.NetworkFor(cfg.Chain)
@@ -100,14 +198,40 @@ func (a *app) indexBlockDir(ctx context.Context, db *store.DB, dir string, cfg i
 		return indexSummary{}, err
 	}
 	defer src.Close()
-	w := db.NewUTXOWriter(cfg.Chain, store.UTXOWriterOptions{Resolver: resolver})
+	return a.runIndex(ctx, db, src, cfg, indexRun{resolver: resolver})
+}
+
+// runIndex indexes src into db once, or follows it.
+func (a *app) runIndex(ctx context.Context, db *store.DB, src indexer.Source, cfg indexer.Config, r indexRun) (indexSummary, error) {
+	w := db.NewUTXOWriter(cfg.Chain, store.UTXOWriterOptions{Resolver: r.resolver})
 	stages := []indexer.Stage{indexer.NewUTXOStage(w)}
 	cfg.Logger = a.log
 	bar := newProgress(a.stderr)
 	cfg.OnProgress = bar.update
+	if m := r.metrics; m != nil {
+		cfg.OnProgress = func(ev indexer.Progress) {
+			bar.update(ev)
+			m.Committed(ev.Height, ev.BatchBlocks, ev.BatchTxs)
+		}
+		cfg.OnTip, cfg.OnReorg = m.Tip, m.Reorg
+	}
 	p, err := indexer.New(db, src, stages, cfg)
 	if err != nil {
 		return indexSummary{}, badInput("%v", err)
+	}
+	if r.follow {
+		err := p.Follow(ctx)
+		bar.finish()
+		if errors.Is(err, context.Canceled) {
+			st, serr := db.Status(context.WithoutCancel(ctx), cfg.Chain)
+			if serr == nil && st.TipHeight != nil {
+				fmt.Fprintf(a.stderr, "stopped following %s at height %d\n", cfg.Chain, *st.TipHeight)
+			} else {
+				fmt.Fprintf(a.stderr, "stopped following %s\n", cfg.Chain)
+			}
+			return indexSummary{Chain: cfg.Chain}, nil
+		}
+		return indexSummary{Chain: cfg.Chain}, err
 	}
 	sum, err := p.Run(ctx)
 	bar.finish()
@@ -131,15 +255,16 @@ func (a *app) indexBlockDir(ctx context.Context, db *store.DB, dir string, cfg i
 			cfg.Chain, sum.Start, sum.Height, sum.Blocks, sum.Txs, sum.Elapsed.Round(time.Millisecond), out.TxsPerSec)
 	}
 	if sum.Unwound > 0 {
-		fmt.Fprintf(a.stderr, "reorg: unwound %d blocks first\n", sum.Unwound)
+		fmt.Fprintf(a.stderr, "reorg: unwound %d blocks\n", sum.Unwound)
 	}
 	return out, nil
 }
 
 // progress draws a bar on a terminal and nothing otherwise.
 type progress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w             io.Writer
+	bar           *progressbar.ProgressBar
+	start, target int64
 }
 
 func newProgress(w io.Writer) *progress {
@@ -154,6 +279,15 @@ func (p *progress) update(ev indexer.Progress) {
 	if p.w == nil {
 		return
 	}
+	if p.bar != nil && (ev.Start != p.start || ev.Target != p.target) {
+		if ev.Start == p.start {
+			p.bar.ChangeMax64(ev.Target - ev.Start + 1)
+		} else {
+			_ = p.bar.Finish()
+			p.bar = nil
+		}
+	}
+	p.start, p.target = ev.Start, ev.Target
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions64(ev.Target-ev.Start+1,
 			progressbar.OptionSetWriter(p.w),

@@ -15,6 +15,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
+// TestMain lets tests run the command as a child process (to signal or
+// kill it): with FUNDTRACE_TEST_MAIN=1 the test binary is fundtrace.
+func TestMain(m *testing.M) {
+	if os.Getenv("FUNDTRACE_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
 type result struct {
 	code           int
 	stdout, stderr string

@@ -43,7 +43,12 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	level  slog.LevelVar
+	logLvl string
 }
+
+// setLogLevel changes the level of a.log.
+func (a *app) setLogLevel(l slog.Level) { a.level.Set(l) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
@@ -93,13 +98,17 @@ embedded SQLite file in your data directory.`,
 			if a.format != "text" && a.format != "json" {
 				return badInput("--format %q: want text or json", a.format)
 			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if err := a.level.UnmarshalText([]byte(a.logLvl)); err != nil {
+				return badInput("--log-level %q: want debug, info, warn or error", a.logLvl)
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: &a.level}))
 			return nil
 		},
 	}
 	root.PersistentFlags().StringVar(&a.dbURL, "db", os.Getenv("FUNDTRACE_DB"),
 		"database: postgres://USER@HOST:PORT/DB or sqlite:PATH (env FUNDTRACE_DB; default: an embedded SQLite file)")
 	root.PersistentFlags().StringVar(&a.format, "format", "text", "output format: text or json")
+	root.PersistentFlags().StringVar(&a.logLvl, "log-level", "warn", "log level: debug, info, warn or error")
 	root.AddCommand(a.indexCmd(), a.statusCmd(), a.blockCmd(), a.txCmd(), a.addressCmd(), a.demoCmd(), a.benchCmd(), a.migrateCmd())
 	return root
 }
