@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: vet, every Go test with the PostgreSQL tier
-# required, the fuzz targets briefly, and a small ingest benchmark run.
+# required and the btcd node tier (-tags regtest; btcd is built from the Go
+# module proxy through tools/chains), the fuzz targets briefly, and small
+# ingest and RPC benchmark runs. A tier that cannot run fails the script.
 #
 # PostgreSQL: uses $FUNDTRACE_TEST_POSTGRES if set; else the local server on
 # 127.0.0.1:5432 when it answers; else starts the machine's cluster if it is
@@ -77,8 +79,14 @@ ensure_postgres() {
 ensure_postgres || { log "FAIL: PostgreSQL tier cannot run"; exit 1; }
 export FUNDTRACE_TEST_REQUIRE_POSTGRES=1
 
-log "go vet"
+log "btcd from the Go module proxy (tools/chains) for the node tier"
+go build -modfile=tools/chains/go.mod -o .bin/ github.com/btcsuite/btcd
+export FUNDTRACE_BTCD="$PWD/.bin/btcd"
+"$FUNDTRACE_BTCD" --version >&2 || { log "FAIL: btcd does not run"; exit 1; }
+
+log "go vet (with and without the regtest tag)"
 go vet ./...
+go vet -tags regtest ./...
 
 log "fuzz targets (short runs; corpora in testdata/fuzz)"
 fuzz() { # package target
@@ -101,11 +109,18 @@ fuzz ./chains/bitcoin FuzzDecodeTx
 fuzz ./chains/bitcoin FuzzClassifyScript
 fuzz ./chains/bitcoin FuzzParseAddress
 fuzz ./chains/bitcoin FuzzBlockDir
+fuzz ./chains/bitcoin FuzzRPCResponse
+fuzz ./chains/bitcoin FuzzEsploraReply
+fuzz ./chains/endpoint FuzzSnippet
+fuzz ./chains/endpoint FuzzRetryAfter
 
 log "bench ingest (small; the full 1M-tx run is: fundtrace bench ingest --db URL)"
 go run ./cmd/fundtrace bench ingest --db "$FUNDTRACE_TEST_POSTGRES" --blocks 140 --txs-per-block 300
 
-log "go test, last so its summary closes the log: (fast tier + PostgreSQL tier)"
-go test -count=1 -timeout 30m ./...
+log "bench rpc (small; index from a btcd node over JSON-RPC against fetching its raw blocks)"
+go run ./cmd/fundtrace bench rpc --db "$FUNDTRACE_TEST_POSTGRES" --txs 3000 --txs-per-block 300 --follow-blocks 5 --follow-txs 100
+
+log "go test, last so its summary closes the log: fast tier + PostgreSQL tier + btcd node tier (-tags regtest)"
+go test -tags regtest -count=1 -timeout 30m ./...
 
 log "all tiers passed"

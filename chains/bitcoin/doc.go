@@ -2,7 +2,30 @@
 // testnet3, testnet4, the default signet and regtest. It turns raw blocks
 // and transactions into the chain-neutral types of package chains, gives
 // every output script a type and an address, and validates addresses typed
-// by users. Everything here is pure (no I/O) except the blk-file reader.
+// by users. Parsing is pure; the I/O lives in three sources of blocks: the
+// blk-file reader (BlockDir), the JSON-RPC client (Client, for Bitcoin Core
+// and btcd) and the Esplora REST client (Esplora). The two clients speak
+// HTTP through package chains/endpoint (credentials, retries, rate limits,
+// secrets kept out of errors and logs).
+//
+// # Node clients
+//
+// Client sends legacy JSON-RPC 1.0 requests, which both bitcoind and btcd
+// accept, and decodes every reply shape they give: a result with
+// "error":null, a JSON-RPC 2.0 reply, and Core's HTTP 404/500 carrying a
+// JSON error body. Batches are one HTTP request holding an array, matched
+// by id. Blocks are fetched raw (getblock HASH 0) and decoded here, which
+// sidesteps the verbose-format differences between btcd and Core. Check
+// compares the node's genesis block with the network's (ErrWrongNetwork)
+// and fails fast on bad credentials or a missing method
+// (ErrMethodNotFound). Esplora reads /blocks/tip/hash, /block/HASH,
+// /block-height/H and /block/HASH/raw.
+//
+// Both verify every block before returning it: the header hashes to the
+// hash asked for and satisfies its own proof of work, and the txids give
+// the header's Merkle root (a tree padded with a duplicated last
+// transaction, CVE-2012-2459, is rejected); otherwise ErrBlockMismatch.
+// Witness data is not checked against the witness commitment.
 //
 // # Networks
 //
@@ -37,7 +60,7 @@
 // a first transaction that is not a coinbase, the null outpoint outside
 // the coinbase, output values (or per-transaction sums) above 21,000,000
 // BTC, and blocks over 4,000,000 bytes. It does not check proof of work,
-// the Merkle root or scripts. A coinbase input gets the zero OutPoint.
+// the Merkle root or scripts (the node clients do the first two). A coinbase input gets the zero OutPoint.
 //
 // # Scripts and addresses
 //

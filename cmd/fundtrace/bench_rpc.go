@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -30,9 +31,13 @@ type rpcReport struct {
 	FetchSeconds2   float64 `json:"fetch_raw_seconds_again"`
 	IndexSeconds    float64 `json:"index_seconds"`
 	IndexTxsPerSec  float64 `json:"index_txs_per_second"`
+	IndexBuildSecs  float64 `json:"index_build_seconds"`
 	Ratio           float64 `json:"ratio_index_to_fetch"`
+	MemorySeconds   float64 `json:"index_from_memory_seconds"`
+	RatioMemory     float64 `json:"ratio_index_to_index_from_memory"`
 	Workers         int     `json:"workers"`
 	FetchBlocks     int     `json:"fetch_blocks"`
+	BatchTxs        int     `json:"batch_txs"`
 	CPUs            int     `json:"cpus"`
 
 	FollowBlocks      int     `json:"follow_blocks"`
@@ -45,10 +50,11 @@ type rpcReport struct {
 
 func (a *app) benchRPCCmd() *cobra.Command {
 	var (
-		rpcURL                  string
+		rpcURL, cpuProfile      string
 		txs, txsPerBlock        int
 		followBlocks, followTxs int
 		workers, fetchBlocks    int
+		batchTxs                int
 		keep                    bool
 	)
 	cmd := &cobra.Command{
@@ -81,6 +87,10 @@ and prints index/fetch (goal: at most 1.2).`,
 				rep.FetchBlocks = icfg.FetchBlocks
 			}
 			icfg.Workers, icfg.FetchBlocks, icfg.Logger = rep.Workers, rep.FetchBlocks, a.log
+			if batchTxs > 0 {
+				icfg.BatchTxs = batchTxs
+			}
+			rep.BatchTxs = icfg.BatchTxs
 			icfg.PollInterval = 20 * time.Millisecond
 
 			var (
@@ -136,7 +146,7 @@ and prints index/fetch (goal: at most 1.2).`,
 			}
 			rep.FetchSeconds = d.Seconds()
 
-			url, _, cleanup, err := benchDatabases(ctx, a.dbURL, keep)
+			url, memURL, cleanup, err := benchDatabases(ctx, a.dbURL, keep)
 			if err != nil {
 				return err
 			}
@@ -149,9 +159,11 @@ and prints index/fetch (goal: at most 1.2).`,
 			fmt.Fprintf(a.stderr, "indexing into %s\n", db)
 			var mu sync.Mutex
 			committed := map[int64]time.Time{}
+			var loaded time.Duration
 			icfg.OnProgress = func(p indexer.Progress) {
 				mu.Lock()
 				committed[p.Height] = time.Now()
+				loaded = p.Elapsed
 				mu.Unlock()
 			}
 			icfg.To = tip
@@ -159,11 +171,24 @@ and prints index/fetch (goal: at most 1.2).`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			sum, err := p.Run(ctx)
+			if cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return err
 			}
-			rep.IndexSeconds = sum.Elapsed.Seconds()
+			rep.IndexSeconds, rep.IndexBuildSecs = loaded.Seconds(), (sum.Elapsed - loaded).Seconds()
 			rep.Txs = sum.Txs
 			rep.IndexTxsPerSec = float64(sum.Txs) / rep.IndexSeconds
 
@@ -174,6 +199,31 @@ and prints index/fetch (goal: at most 1.2).`,
 			}
 			rep.FetchSeconds2 = d.Seconds()
 			rep.Ratio = rep.IndexSeconds / min(rep.FetchSeconds, rep.FetchSeconds2)
+
+			// The second baseline: the same blocks, decoded in memory
+			// beforehand, indexed into a second new database. What the
+			// pipeline costs above this is what the RPC source costs.
+			fmt.Fprintf(a.stderr, "indexing the same blocks from memory\n")
+			mem, err := loadBlocks(ctx, client, tip)
+			if err != nil {
+				return err
+			}
+			mdb, err := store.Open(ctx, memURL, store.Options{Logger: a.log})
+			if err != nil {
+				return err
+			}
+			defer mdb.Close()
+			mcfg := icfg
+			mcfg.OnProgress = func(p indexer.Progress) { loaded = p.Elapsed }
+			mp, err := indexer.New(mdb, mem, []indexer.Stage{indexer.NewUTXOStage(mdb.NewUTXOWriter(chains.BTCRegtest, store.UTXOWriterOptions{}))}, mcfg)
+			if err != nil {
+				return err
+			}
+			if _, err := mp.Run(ctx); err != nil {
+				return err
+			}
+			rep.MemorySeconds = loaded.Seconds()
+			rep.RatioMemory = rep.IndexSeconds / rep.MemorySeconds
 
 			if followBlocks > 0 {
 				fmt.Fprintf(a.stderr, "following %d new blocks of %d txs\n", followBlocks, followTxs)
@@ -249,14 +299,16 @@ and prints index/fetch (goal: at most 1.2).`,
 			if a.format == "json" {
 				return a.writeJSON(rep)
 			}
-			fmt.Fprintf(a.stdout, "bench rpc: %s, %d blocks, %d txs, %d workers x %d blocks per request (%d CPUs)\n",
-				rep.Node, rep.Blocks, rep.Txs, rep.Workers, rep.FetchBlocks, rep.CPUs)
+			fmt.Fprintf(a.stdout, "bench rpc: %s, %d blocks, %d txs, %d workers x %d blocks per request, batches of %d txs (%d CPUs)\n",
+				rep.Node, rep.Blocks, rep.Txs, rep.Workers, rep.FetchBlocks, rep.BatchTxs, rep.CPUs)
 			if rep.PopulateSeconds > 0 {
 				fmt.Fprintf(a.stdout, "  make txs on the node      %8.1f s\n", rep.PopulateSeconds)
 			}
 			fmt.Fprintf(a.stdout, "  fetch raw blocks          %8.2f s, again %.2f s\n", rep.FetchSeconds, rep.FetchSeconds2)
 			fmt.Fprintf(a.stdout, "  index (rpc -> pg)         %8.2f s  %9.0f txs/s\n", rep.IndexSeconds, rep.IndexTxsPerSec)
 			fmt.Fprintf(a.stdout, "  ratio index/fetch           %.2f  (goal <= 1.2)\n", rep.Ratio)
+			fmt.Fprintf(a.stdout, "  index from memory (no rpc) %7.2f s  ratio index/this %.2f\n", rep.MemorySeconds, rep.RatioMemory)
+			fmt.Fprintf(a.stdout, "  deferred index build      %8.2f s (after the load, not in the ratios)\n", rep.IndexBuildSecs)
 			if rep.FollowBlocks > 0 {
 				fmt.Fprintf(a.stdout, "  follow: %d blocks, %d txs mined one after another in %.1f s (%.0f txs/s)\n",
 					rep.FollowBlocks, rep.FollowTxs, rep.FollowSeconds, rep.FollowTxsPerSec)
@@ -273,7 +325,9 @@ and prints index/fetch (goal: at most 1.2).`,
 	fl.IntVar(&followTxs, "follow-txs", 200, "transactions per block while following")
 	fl.IntVar(&workers, "workers", 0, "parallel requests (default: as index)")
 	fl.IntVar(&fetchBlocks, "fetch-blocks", 0, "blocks per batched request (default: as index)")
+	fl.IntVar(&batchTxs, "batch-txs", 0, "transactions per committed batch (default: as index)")
 	fl.BoolVar(&keep, "keep", false, "keep the bench database")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the index phase to this file")
 	return cmd
 }
 
@@ -305,4 +359,38 @@ func keys[K comparable, V any](m map[K]V) []K {
 		out = append(out, k)
 	}
 	return out
+}
+
+// memorySource is a Source over blocks decoded in memory beforehand.
+type memorySource []chains.Block
+
+// loadBlocks fetches and decodes blocks 0..tip into memory.
+func loadBlocks(ctx context.Context, c *bitcoin.Client, tip int64) (memorySource, error) {
+	var out []chains.Block
+	for lo := int64(0); lo <= tip; lo += 64 {
+		bs, err := c.Blocks(ctx, lo, min(lo+63, tip))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+func (m memorySource) Tip(context.Context) (int64, chains.Hash, error) {
+	return int64(len(m) - 1), m[len(m)-1].Hash, nil
+}
+
+func (m memorySource) BlockHash(_ context.Context, h int64) (chains.Hash, error) {
+	if h < 0 || h >= int64(len(m)) {
+		return chains.Hash{}, bitcoin.ErrBeyondTip
+	}
+	return m[h].Hash, nil
+}
+
+func (m memorySource) Block(_ context.Context, h int64) (chains.Block, error) {
+	if h < 0 || h >= int64(len(m)) {
+		return chains.Block{}, bitcoin.ErrBeyondTip
+	}
+	return m[h], nil
 }
