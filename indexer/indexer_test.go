@@ -431,8 +431,16 @@ func records(b []byte) [][]byte {
 // dir up to height to (-1: the tip) holds.
 func equalsFreshIndex(t *testing.T, db *store.DB, dir string, to int64, what string) {
 	t.Helper()
+	sameAsFreshIndex(t, db, openDir(t, dir), to, what)
+}
+
+// sameAsFreshIndex checks that db holds what a fresh, uninterrupted index
+// of src up to height to (-1: the tip) holds, by row counts and a checksum
+// of every table.
+func sameAsFreshIndex(t *testing.T, db *store.DB, src indexer.Source, to int64, what string) {
+	t.Helper()
 	fresh := storetest.SQLite(t)
-	if _, err := index(t.Context(), t, fresh, openDir(t, dir), chains.BTC, runOpts{to: to}); err != nil {
+	if _, err := index(t.Context(), t, fresh, src, chains.BTC, runOpts{to: to}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.Checksum(t.Context(), chains.BTC)

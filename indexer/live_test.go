@@ -42,22 +42,7 @@ func pipeline(t testing.TB, db *store.DB, src indexer.Source, edit func(*indexer
 // (up to height to; -1: the tip) holds.
 func equalsFresh(t *testing.T, db *store.DB, c *chaintest.Chain, to int64, what string) {
 	t.Helper()
-	fresh := storetest.SQLite(t)
-	snap := chaintest.NewChain(t, c.Net(), c.RawBlocks())
-	if _, err := pipeline(t, fresh, snap, func(c *indexer.Config) { c.To = to }).Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.Checksum(t.Context(), chains.BTC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := fresh.Checksum(t.Context(), chains.BTC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Errorf("%s:\n%s\nfresh index:\n%s", what, got, want)
-	}
+	sameAsFreshIndex(t, db, chaintest.NewChain(t, c.Net(), c.RawBlocks()), to, what)
 }
 
 func network(t testing.TB) *bitcoin.Network {

@@ -113,20 +113,12 @@ Both databases are created on the server named by --db and dropped afterwards.`,
 				return err
 			}
 			fmt.Fprintf(a.stderr, "indexing into %s\n", db)
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
 			sum, err := p.Run(ctx)
-			if cpuProfile != "" {
-				pprof.StopCPUProfile()
-			}
+			stopProfile()
 			bar.finish()
 			if err != nil {
 				return err
@@ -214,6 +206,26 @@ func benchDatabases(ctx context.Context, base string, keep bool) (string, string
 		}
 	}
 	return urlFor(names[0]), urlFor(names[1]), cleanup, nil
+}
+
+// startCPUProfile profiles the CPU into path until stop is called; with
+// an empty path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // peakRSSMiB reads the process's peak resident set size (Linux).

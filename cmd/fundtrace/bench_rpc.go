@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -171,20 +170,12 @@ and prints index/fetch (goal: at most 1.2).`,
 			if err != nil {
 				return err
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
 			sum, err := p.Run(ctx)
-			if cpuProfile != "" {
-				pprof.StopCPUProfile()
-			}
+			stopProfile()
 			if err != nil {
 				return err
 			}
