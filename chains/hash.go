@@ -30,17 +30,27 @@ func (h *Hash) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseHash parses 64 hex digits in display order.
+// ParseHash parses 64 hex digits in display order, with or without a
+// "0x" prefix (the form Ethereum tools print).
 func ParseHash(s string) (Hash, error) {
 	var h Hash
+	orig := s
+	if len(s) == 66 && (s[:2] == "0x" || s[:2] == "0X") {
+		s = s[2:]
+	}
 	if len(s) != 64 {
+		s = orig
 		return h, fmt.Errorf("%w %q: want 64 hex digits, got %d characters", ErrInvalidHash, s, len(s))
 	}
 	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
-		return h, fmt.Errorf("%w %q: not hex", ErrInvalidHash, s)
+		return h, fmt.Errorf("%w %q: not hex", ErrInvalidHash, orig)
 	}
 	return h, nil
 }
+
+// Hex0x returns the hash as "0x" and 64 lowercase hex digits, the form of
+// Ethereum hashes.
+func (h Hash) Hex0x() string { return "0x" + h.String() }
 
 // HashFromBytes copies a 32-byte slice into a Hash.
 func HashFromBytes(b []byte) (Hash, error) {

@@ -58,7 +58,9 @@ type OutPoint struct {
 // String returns "txid:index".
 func (o OutPoint) String() string { return fmt.Sprintf("%s:%d", o.TxID, o.Index) }
 
-// Block is a decoded block of a UTXO chain.
+// Block is a decoded block. The header fields are common to both ledger
+// models; a UTXO chain fills Txs, an account-model chain fills Account
+// (and leaves MerkleRoot, Version, Bits, Nonce and Weight zero).
 type Block struct {
 	Height     int64
 	Hash       Hash
@@ -71,6 +73,7 @@ type Block struct {
 	Size       int // serialized size in bytes, witness included
 	Weight     int
 	Txs        []Tx
+	Account    *AccountBlock
 }
 
 // Tx is a decoded transaction of a UTXO chain.

@@ -469,7 +469,7 @@ func (p *Pipeline) batches(ctx context.Context, blocks <-chan fetched, from, to 
 			}
 			parent = &r.block.Hash
 			cur.blocks = append(cur.blocks, r.block)
-			cur.txs += len(r.block.Txs)
+			cur.txs += r.block.TxCount()
 			if cur.txs < p.cfg.BatchTxs && len(cur.blocks) < p.cfg.BatchBlocks && h < to {
 				continue
 			}

@@ -10,6 +10,44 @@ import (
 // multi-row INSERTs on SQLite. row(i, dst) fills dst with the values of row
 // i, in the order of cols; dst is reused between rows.
 func (tx *Tx) bulkInsert(ctx context.Context, table string, cols []string, n int, row func(i int, dst []any)) error {
+	return tx.bulkLoad(ctx, table, cols, "", n, row)
+}
+
+// bulkUpsert loads rows into table, replacing the non-key columns of rows
+// whose key (the first key columns of cols) exists: on PostgreSQL through
+// COPY into a temporary table and one INSERT ... ON CONFLICT, on SQLite by
+// multi-row INSERT ... ON CONFLICT.
+func (tx *Tx) bulkUpsert(ctx context.Context, table string, cols []string, key, n int, row func(i int, dst []any)) error {
+	if n == 0 {
+		return nil
+	}
+	sets := make([]string, 0, len(cols)-key)
+	for _, c := range cols[key:] {
+		sets = append(sets, fmt.Sprintf("%s = excluded.%s", c, c))
+	}
+	conflict := fmt.Sprintf(" ON CONFLICT (%s) DO UPDATE SET %s", strings.Join(cols[:key], ", "), strings.Join(sets, ", "))
+	if tx.db.dialect != Postgres {
+		return tx.bulkLoad(ctx, table, cols, conflict, n, row)
+	}
+	tmp := "upsert_" + table
+	if _, err := tx.x.ExecContext(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s) ON COMMIT DELETE ROWS", tmp, table)); err != nil {
+		return fmt.Errorf("upsert into %s: %w", table, mapError(err))
+	}
+	if err := tx.bulkLoad(ctx, tmp, cols, "", n, row); err != nil {
+		return err
+	}
+	list := strings.Join(cols, ", ")
+	if _, err := tx.x.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", table, list, list, tmp, conflict)); err != nil {
+		return fmt.Errorf("upsert into %s: %w", table, mapError(err))
+	}
+	if _, err := tx.x.ExecContext(ctx, "TRUNCATE "+tmp); err != nil {
+		return fmt.Errorf("upsert into %s: %w", table, mapError(err))
+	}
+	return nil
+}
+
+// bulkLoad is bulkInsert with suffix appended to SQLite's INSERTs.
+func (tx *Tx) bulkLoad(ctx context.Context, table string, cols []string, suffix string, n int, row func(i int, dst []any)) error {
 	if n == 0 {
 		return nil
 	}
@@ -51,6 +89,7 @@ func (tx *Tx) bulkInsert(ctx context.Context, table string, cols []string, n int
 			}
 			b.WriteByte(')')
 		}
+		b.WriteString(suffix)
 		return b.String()
 	}
 	full, err := tx.x.PrepareContext(ctx, insert(per))

@@ -18,6 +18,12 @@ var checksumTables = []struct{ table, order string }{
 	{"inputs", "tx_id, idx"},
 	{"addresses", "id"},
 	{"chain_stats", "chain"},
+	{"account_blocks", "height"},
+	{"account_txs", "id"},
+	{"transfers", "id"},
+	{"tokens", "address_id"},
+	{"account_totals", "address_id, asset_id"},
+	{"account_relations", "address_id, counterparty_id, asset_id"},
 }
 
 var binaryColumns = map[string]bool{"hash": true, "prev_hash": true, "merkle_root": true, "script": true}

@@ -22,6 +22,10 @@ var deferredIndexes = []struct{ name, table, cols, where string }{
 	{"outputs_address", "outputs", "chain, address_id", "address_id IS NOT NULL"},
 	{"inputs_prev", "inputs", "chain, prev_tx_id, prev_idx", "prev_tx_id IS NOT NULL"},
 	{"inputs_address", "inputs", "chain, address_id", "address_id IS NOT NULL"},
+	{"account_txs_hash", "account_txs", "chain, hash", ""},
+	{"transfers_from", "transfers", "chain, from_id, id", "from_id IS NOT NULL"},
+	{"transfers_to", "transfers", "chain, to_id, id", "to_id IS NOT NULL"},
+	{"transfers_tx", "transfers", "chain, tx_id", "tx_id IS NOT NULL"},
 }
 
 func createIndexSQL(i int) string {

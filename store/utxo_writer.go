@@ -271,7 +271,7 @@ func (w *UTXOWriter) prepare(ctx context.Context, tx *Tx, blocks []chains.Block)
 	} else if !w.loaded || !w.complete {
 		return nil, errors.New("store: writer cannot prepare ahead: caches incomplete")
 	}
-	if err := w.checkContiguous(blocks); err != nil {
+	if err := checkContiguous(w.chain, w.tip, w.tipHash, blocks); err != nil {
 		return nil, err
 	}
 	batch := &UTXOBatch{w: w, blocks: blocks, start: !w.startSet}
@@ -457,19 +457,21 @@ func (b *UTXOBatch) flushIn(ctx context.Context, tx *Tx) (WriteStats, error) {
 	return stats, nil
 }
 
-func (w *UTXOWriter) checkContiguous(blocks []chains.Block) error {
-	want := w.tip + 1
-	prev := w.tipHash
+// checkContiguous reports blocks that do not continue a chain whose last
+// written block is tip (-1: none) with hash tipHash.
+func checkContiguous(chain chains.ID, tip int64, tipHash chains.Hash, blocks []chains.Block) error {
+	want := tip + 1
+	prev := tipHash
 	for i := range blocks {
 		b := &blocks[i]
-		if w.tip < 0 && i == 0 {
+		if tip < 0 && i == 0 {
 			want, prev = b.Height, b.PrevHash
 		}
 		if b.Height != want {
-			return fmt.Errorf("%w: %s expects height %d next, got block %d", ErrGap, w.chain, want, b.Height)
+			return fmt.Errorf("%w: %s expects height %d next, got block %d", ErrGap, chain, want, b.Height)
 		}
 		if b.PrevHash != prev {
-			return fmt.Errorf("%w: %s block %d (%s) does not extend block %d (%s)", ErrGap, w.chain, b.Height, b.Hash, b.Height-1, prev)
+			return fmt.Errorf("%w: %s block %d (%s) does not extend block %d (%s)", ErrGap, chain, b.Height, b.Hash, b.Height-1, prev)
 		}
 		want, prev = b.Height+1, b.Hash
 	}

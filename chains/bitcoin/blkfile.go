@@ -41,7 +41,7 @@ var (
 	ErrWrongNetwork = errors.New("bitcoin: block of another network")
 	// ErrBeyondTip is returned for a height above the tip of the best chain
 	// (or below zero).
-	ErrBeyondTip = errors.New("bitcoin: height beyond tip")
+	ErrBeyondTip = chains.ErrBeyondTip
 	// ErrBlockDirClosed is returned after Close.
 	ErrBlockDirClosed = errors.New("bitcoin: block directory closed")
 )
