@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/holiman/uint256"
 )
@@ -76,5 +77,83 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*a = p
+	return nil
+}
+
+// maxSumDigits bounds a Sum to what NUMERIC(78,0) stores: below 10^78,
+// about 8.6 times 2^256.
+const maxSumDigits = 78
+
+// Sum is an exact non-negative total of amounts, such as everything an
+// address ever received. Unlike one amount it may exceed 2^256-1 (a fee
+// recipient that started with a 2^256-9 genesis allocation receives more),
+// up to 10^78-1. The zero value is 0. It prints, and marshals to JSON, as
+// a decimal string.
+type Sum struct{ v *big.Int }
+
+// SumOf returns a as a Sum.
+func SumOf(a Amount) Sum { return Sum{a.v.ToBig()} }
+
+// ParseSum parses a decimal string.
+func ParseSum(s string) (Sum, error) {
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok || v.Sign() < 0 || len(s) > maxSumDigits {
+		return Sum{}, fmt.Errorf("%w: %q is not a total of base units below 10^78", ErrAmountRange, s)
+	}
+	return Sum{v}, nil
+}
+
+func (s Sum) big() *big.Int {
+	if s.v == nil {
+		return new(big.Int)
+	}
+	return s.v
+}
+
+// Add returns s+t, or ErrAmountRange past 10^78-1.
+func (s Sum) Add(t Sum) (Sum, error) {
+	r := new(big.Int).Add(s.big(), t.big())
+	if len(r.String()) > maxSumDigits {
+		return Sum{}, fmt.Errorf("%w: %s + %s has more than %d digits", ErrAmountRange, s, t, maxSumDigits)
+	}
+	return Sum{r}, nil
+}
+
+// Sub returns s-t, or ErrAmountRange when t > s.
+func (s Sum) Sub(t Sum) (Sum, error) {
+	r := new(big.Int).Sub(s.big(), t.big())
+	if r.Sign() < 0 {
+		return Sum{}, fmt.Errorf("%w: %s - %s is negative", ErrAmountRange, s, t)
+	}
+	return Sum{r}, nil
+}
+
+// Amount returns s as an Amount and whether it fits one.
+func (s Sum) Amount() (Amount, bool) {
+	var a Amount
+	overflow := a.v.SetFromBig(s.big())
+	return a, !overflow
+}
+
+// IsZero reports whether s is 0.
+func (s Sum) IsZero() bool { return s.v == nil || s.v.Sign() == 0 }
+
+// String returns the decimal form.
+func (s Sum) String() string { return s.big().String() }
+
+// MarshalJSON encodes the sum as a JSON string of decimal digits.
+func (s Sum) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// UnmarshalJSON accepts a JSON string of decimal digits.
+func (s *Sum) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return fmt.Errorf("%w: total must be a JSON string of decimal digits", ErrAmountRange)
+	}
+	p, err := ParseSum(str)
+	if err != nil {
+		return err
+	}
+	*s = p
 	return nil
 }

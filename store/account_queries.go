@@ -61,9 +61,9 @@ type AccountTx struct {
 
 // AssetTotal is what an address received and sent of one asset.
 type AssetTotal struct {
-	Asset    Asset         `json:"asset"`
-	Received chains.Amount `json:"total_received"`
-	Sent     chains.Amount `json:"total_spent"`
+	Asset    Asset      `json:"asset"`
+	Received chains.Sum `json:"total_received"`
+	Sent     chains.Sum `json:"total_spent"`
 	// Balance is Received - Sent; nil when the address sent more than the
 	// index saw it receive (a genesis allocation or history before the
 	// indexed start).
@@ -85,10 +85,10 @@ type AccountAddress struct {
 // Counterparty is what an address exchanged with one other address in one
 // asset.
 type Counterparty struct {
-	Address  string        `json:"address"`
-	Asset    Asset         `json:"asset"`
-	Received chains.Amount `json:"received"`
-	Sent     chains.Amount `json:"sent"`
+	Address  string     `json:"address"`
+	Asset    Asset      `json:"asset"`
+	Received chains.Sum `json:"received"`
+	Sent     chains.Sum `json:"sent"`
 	NIn      int64         `json:"no_incoming_transfers"`
 	NOut     int64         `json:"no_outgoing_transfers"`
 }
@@ -338,8 +338,10 @@ func (db *DB) AccountAddressSummary(ctx context.Context, chain chains.ID, addres
 			return out, fmt.Errorf("totals of %s: %w", address, err)
 		}
 		at := AssetTotal{Asset: r.assets[t.Asset], Received: f.received, Sent: f.sent, NIn: t.NIn, NOut: t.NOut}
-		if b, err := f.received.Sub(f.sent); err == nil {
-			at.Balance = &b
+		if d, err := f.received.Sub(f.sent); err == nil {
+			if b, ok := d.Amount(); ok {
+				at.Balance = &b
+			}
 		}
 		out.Assets = append(out.Assets, at)
 	}
@@ -517,8 +519,12 @@ func (db *DB) AccountBalances(ctx context.Context, chain chains.ID, addresses []
 			if err != nil {
 				return nil, err
 			}
-			b, err := f.received.Sub(f.sent)
+			d, err := f.received.Sub(f.sent)
 			if err != nil {
+				continue
+			}
+			b, ok := d.Amount()
+			if !ok {
 				continue
 			}
 			if out[row.Address] == nil {

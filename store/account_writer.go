@@ -124,18 +124,20 @@ type relKey struct{ addr, party, asset int64 }
 
 // flow is a change of received/sent value and counts. The writer applies
 // only additions (Write) or only subtractions (Unwind) in one pass.
+// Totals are Sums: what an address received over time may exceed 2^256
+// even though no balance does.
 type flow struct {
-	received, sent chains.Amount
+	received, sent chains.Sum
 	nIn, nOut      int64
 }
 
 func (f *flow) add(recv bool, v chains.Amount) error {
 	var err error
 	if recv {
-		f.received, err = f.received.Add(v)
+		f.received, err = f.received.Add(chains.SumOf(v))
 		f.nIn++
 	} else {
-		f.sent, err = f.sent.Add(v)
+		f.sent, err = f.sent.Add(chains.SumOf(v))
 		f.nOut++
 	}
 	return err
@@ -596,11 +598,11 @@ func (w *AccountWriter) applyFlows(ctx context.Context, tx *Tx, fl *flows, subtr
 }
 
 func storedFlow(received, sent string, nIn, nOut int64) (flow, error) {
-	r, err := chains.ParseAmount(received)
+	r, err := chains.ParseSum(received)
 	if err != nil {
 		return flow{}, err
 	}
-	s, err := chains.ParseAmount(sent)
+	s, err := chains.ParseSum(sent)
 	if err != nil {
 		return flow{}, err
 	}

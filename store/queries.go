@@ -21,6 +21,7 @@ type ChainStatus struct {
 	Txs         int64            `json:"txs"`
 	Inputs      int64            `json:"inputs"`
 	Outputs     int64            `json:"outputs"`
+	Transfers   int64            `json:"transfers"` // account-model chains
 	Addresses   int64            `json:"addresses"`
 	Stages      map[string]int64 `json:"stages"`
 }
@@ -38,13 +39,14 @@ func (db *DB) Status(ctx context.Context, chain chains.ID) (ChainStatus, error) 
 		Inputs    int64         `db:"inputs"`
 		Outputs   int64         `db:"outputs"`
 		Addresses int64         `db:"addresses"`
+		Transfers int64         `db:"transfers"`
 		Start     sql.NullInt64 `db:"start_height"`
 	}
-	if err := db.x.GetContext(ctx, &c, `SELECT s.blocks, s.txs, s.inputs, s.outputs, s.addresses, c.start_height
+	if err := db.x.GetContext(ctx, &c, `SELECT s.blocks, s.txs, s.inputs, s.outputs, s.addresses, s.transfers, c.start_height
 		FROM chain_stats s JOIN chains c ON c.id = s.chain WHERE s.chain = $1`, k); err != nil {
 		return st, fmt.Errorf("status of %s: %w", chain, mapError(err))
 	}
-	st.Blocks, st.Txs, st.Inputs, st.Outputs, st.Addresses = c.Blocks, c.Txs, c.Inputs, c.Outputs, c.Addresses
+	st.Blocks, st.Txs, st.Inputs, st.Outputs, st.Addresses, st.Transfers = c.Blocks, c.Txs, c.Inputs, c.Outputs, c.Addresses, c.Transfers
 	if c.Start.Valid {
 		st.StartHeight = &c.Start.Int64
 	}
