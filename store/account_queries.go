@@ -74,8 +74,11 @@ type AssetTotal struct {
 
 // AccountAddress summarises an address of an account-model chain.
 type AccountAddress struct {
-	Chain          chains.ID        `json:"chain"`
-	Address        string           `json:"address"`
+	Chain   chains.ID `json:"chain"`
+	Address string    `json:"address"`
+	// IndexedFrom is the chain's first indexed height. Above 0, balances
+	// are net flows since that height, not what the address holds.
+	IndexedFrom    int64            `json:"indexed_from"`
 	Assets         []AssetTotal     `json:"assets"`
 	Counterparties int64            `json:"no_counterparties"`
 	FirstSeen      *AccountTransfer `json:"first_transfer"`
@@ -89,8 +92,8 @@ type Counterparty struct {
 	Asset    Asset      `json:"asset"`
 	Received chains.Sum `json:"received"`
 	Sent     chains.Sum `json:"sent"`
-	NIn      int64         `json:"no_incoming_transfers"`
-	NOut     int64         `json:"no_outgoing_transfers"`
+	NIn      int64      `json:"no_incoming_transfers"`
+	NOut     int64      `json:"no_outgoing_transfers"`
 }
 
 // CounterpartyPage is one page of an address's counterparties.
@@ -314,6 +317,11 @@ func (db *DB) AccountAddressSummary(ctx context.Context, chain chains.ID, addres
 		return AccountAddress{}, err
 	}
 	out := AccountAddress{Chain: chain, Address: address, Assets: []AssetTotal{}}
+	var start sql.NullInt64
+	if err := db.x.GetContext(ctx, &start, `SELECT start_height FROM chains WHERE id = $1`, r.k); err != nil {
+		return out, fmt.Errorf("start of %s: %w", chain, mapError(err))
+	}
+	out.IndexedFrom = start.Int64
 	var totals []struct {
 		Asset    int64  `db:"asset_id"`
 		Received string `db:"received"`

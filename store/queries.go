@@ -21,7 +21,7 @@ type ChainStatus struct {
 	Txs         int64            `json:"txs"`
 	Inputs      int64            `json:"inputs"`
 	Outputs     int64            `json:"outputs"`
-	Transfers   int64            `json:"transfers"` // account-model chains
+	Transfers   int64            `json:"transfers,omitempty"` // account-model chains
 	Addresses   int64            `json:"addresses"`
 	Stages      map[string]int64 `json:"stages"`
 }

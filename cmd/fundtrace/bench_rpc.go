@@ -326,19 +326,25 @@ and prints index/fetch (goal: at most 1.2).`,
 // raw blocks in batches of fetchBlocks, workers in parallel), decoding
 // nothing.
 func fetchRaw(ctx context.Context, c *bitcoin.Client, tip int64, workers, fetchBlocks int) (time.Duration, error) {
+	return fetchRanges(ctx, tip, workers, fetchBlocks, func(ctx context.Context, lo, hi int64) error {
+		hashes, err := c.BlockHashes(ctx, lo, hi)
+		if err != nil {
+			return err
+		}
+		_, err = c.RawBlocks(ctx, hashes)
+		return err
+	})
+}
+
+// fetchRanges runs fetch over 0..tip in ranges of fetchBlocks heights,
+// workers at a time, and returns how long it took.
+func fetchRanges(ctx context.Context, tip int64, workers, fetchBlocks int, fetch func(ctx context.Context, lo, hi int64) error) (time.Duration, error) {
 	start := time.Now()
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for lo := int64(0); lo <= tip; lo += int64(fetchBlocks) {
 		hi := min(lo+int64(fetchBlocks)-1, tip)
-		g.Go(func() error {
-			hashes, err := c.BlockHashes(ctx, lo, hi)
-			if err != nil {
-				return err
-			}
-			_, err = c.RawBlocks(ctx, hashes)
-			return err
-		})
+		g.Go(func() error { return fetch(ctx, lo, hi) })
 	}
 	err := g.Wait()
 	return time.Since(start), err
@@ -352,14 +358,15 @@ func keys[K comparable, V any](m map[K]V) []K {
 	return out
 }
 
-// memorySource is a Source over blocks decoded in memory beforehand.
+// memorySource is a Source over consecutive blocks decoded in memory
+// beforehand (the first at any height).
 type memorySource []chains.Block
 
 // loadBlocks fetches and decodes blocks 0..tip into memory.
-func loadBlocks(ctx context.Context, c *bitcoin.Client, tip int64) (memorySource, error) {
+func loadBlocks(ctx context.Context, src indexer.BlockRanger, tip int64) (memorySource, error) {
 	var out []chains.Block
 	for lo := int64(0); lo <= tip; lo += 64 {
-		bs, err := c.Blocks(ctx, lo, min(lo+63, tip))
+		bs, err := src.Blocks(ctx, lo, min(lo+63, tip))
 		if err != nil {
 			return nil, err
 		}
@@ -368,20 +375,30 @@ func loadBlocks(ctx context.Context, c *bitcoin.Client, tip int64) (memorySource
 	return out, nil
 }
 
+func (m memorySource) at(h int64) (*chains.Block, error) {
+	i := h - m[0].Height
+	if i < 0 || i >= int64(len(m)) {
+		return nil, fmt.Errorf("%w: height %d, have %d..%d", chains.ErrBeyondTip, h, m[0].Height, m[len(m)-1].Height)
+	}
+	return &m[i], nil
+}
+
 func (m memorySource) Tip(context.Context) (int64, chains.Hash, error) {
-	return int64(len(m) - 1), m[len(m)-1].Hash, nil
+	return m[len(m)-1].Height, m[len(m)-1].Hash, nil
 }
 
 func (m memorySource) BlockHash(_ context.Context, h int64) (chains.Hash, error) {
-	if h < 0 || h >= int64(len(m)) {
-		return chains.Hash{}, bitcoin.ErrBeyondTip
+	b, err := m.at(h)
+	if err != nil {
+		return chains.Hash{}, err
 	}
-	return m[h].Hash, nil
+	return b.Hash, nil
 }
 
 func (m memorySource) Block(_ context.Context, h int64) (chains.Block, error) {
-	if h < 0 || h >= int64(len(m)) {
-		return chains.Block{}, bitcoin.ErrBeyondTip
+	b, err := m.at(h)
+	if err != nil {
+		return chains.Block{}, err
 	}
-	return m[h], nil
+	return *b, nil
 }

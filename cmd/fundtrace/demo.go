@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,26 +9,29 @@ import (
 	"strings"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/indexer"
 	"github.com/fundtrace/fundtrace/internal/bundle"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/spf13/cobra"
 )
 
-// Facts of the tour, all on Bitcoin mainnet.
+// Facts of the tour, on Bitcoin and Ethereum mainnet.
 const (
 	demoTx      = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16" // block 170: Satoshi pays Hal Finney 10 BTC
 	demoAddress = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"                               // Satoshi's coins of block 9, spent in block 170
+	demoEthTx   = "0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d" // block 1755635: 5 TheDAO tokens move
+	demoEthAddr = "0x8b3b3b624c3c0397d3da8fd861512393d51dcbac"                         // the contract called, which moved them
 )
 
 func (a *app) demoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
-		Short: "Index the bundled Bitcoin mainnet blocks 0..14131 and take a short tour",
+		Short: "Index the bundled Bitcoin and Ethereum mainnet blocks and take a short tour",
 		Long: `demo needs no configuration: it indexes the Bitcoin mainnet blocks bundled in
-the binary (heights 0 to 14131, January to May 2009) into a fresh embedded
-database and shows what fundtrace can answer. With --db it uses that database
-instead (the chain btc in it is replaced only if absent).`,
+the binary (heights 0 to 14131, January to May 2009) and two Ethereum mainnet
+blocks (1755634 and 1755635, June 2016) into a fresh embedded database and
+shows what fundtrace can answer. With --db it uses that database instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -91,6 +95,11 @@ instead (the chain btc in it is replaced only if absent).`,
 			}
 			printAddress(out, s, &page)
 
+			fmt.Fprintf(out, "\n== 4. Ethereum: mainnet blocks %d..%d (bundled node answers, June 2016) ==\n", bundle.EthFirst, bundle.EthLast)
+			if err := a.demoEthereum(ctx, db); err != nil {
+				return err
+			}
+
 			dbFlag := ""
 			if a.dbURL == "" {
 				dbFlag = " --db " + u
@@ -102,8 +111,56 @@ instead (the chain btc in it is replaced only if absent).`,
   fundtrace tx --chain btc %[2]s%[1]s --format json
   fundtrace address --chain btc 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa%[1]s --txs
   fundtrace index --chain btc --blocks-dir ~/.bitcoin/blocks      (your own node's blocks)
-`, dbFlag, demoTx)
+  fundtrace tx --chain eth %[3]s%[1]s
+  fundtrace address --chain eth %[4]s%[1]s --counterparties
+  fundtrace index --chain eth --rpc http://127.0.0.1:8545          (your own Ethereum node)
+`, dbFlag, demoTx, demoEthTx, demoEthAddr)
 			return nil
 		},
 	}
+}
+
+// demoEthereum indexes the bundled Ethereum blocks and shows a token
+// transfer and the contract that made it.
+func (a *app) demoEthereum(ctx context.Context, db *store.DB) error {
+	out := a.stdout
+	raws, err := bundle.EthereumBlocks()
+	if err != nil {
+		return err
+	}
+	p, err := ethereum.ParamsFor(chains.ETH)
+	if err != nil {
+		return err
+	}
+	var blocks memorySource
+	for _, raw := range raws {
+		b, err := ethereum.Extract(p, raw)
+		if err != nil {
+			return fmt.Errorf("demo: bundled Ethereum block: %w", err)
+		}
+		blocks = append(blocks, b)
+	}
+	cfg := indexer.DefaultConfig(chains.ETH)
+	cfg.From = bundle.EthFirst
+	if _, err := a.runIndex(ctx, db, blocks, cfg, indexRun{}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "A token transfer. The node's traces were not recorded, so internal ETH\ntransfers are unknown here; fees and the block reward are exact.\n")
+	h, _ := chains.ParseHash(demoEthTx)
+	t, err := db.AccountTxByHash(ctx, chains.ETH, h)
+	if err != nil {
+		return err
+	}
+	printAccountTx(out, t)
+	fmt.Fprintf(out, "\nThe contract that moved the tokens (indexed from block %d on, so its balance\nbefore that is unknown):\n", bundle.EthFirst)
+	s, err := db.AccountAddressSummary(ctx, chains.ETH, demoEthAddr)
+	if err != nil {
+		return err
+	}
+	parties, err := db.AccountCounterparties(ctx, chains.ETH, demoEthAddr, "", 10)
+	if err != nil {
+		return err
+	}
+	printAccountAddress(out, s, nil, &parties)
+	return nil
 }

@@ -31,7 +31,9 @@ type indexFlags struct {
 	poll          time.Duration
 	maxReorg      int64
 	metricsListen string
+	genesis       string
 	src           sourceFlags
+	net           *bitcoin.Network
 }
 
 func (a *app) indexCmd() *cobra.Command {
@@ -47,6 +49,14 @@ func (a *app) indexCmd() *cobra.Command {
                      credentials from --rpc-cookie, FUNDTRACE_RPC_USER and
                      FUNDTRACE_RPC_PASSWORD, or user:password@ in the URL
   --esplora URL      an Esplora REST API (blockstream.info/api, mempool.space/api)
+
+For Ethereum and other EVM chains (--chain eth, eth-sepolia, eth-holesky,
+eth-hoodi, eth-dev, or one from --chains) give --rpc URLs of geth, erigon,
+reth, nethermind or a provider. fundtrace reads blocks, receipts
+(eth_getBlockReceipts, else per transaction) and call traces
+(debug_traceBlockByNumber with callTracer, else trace_block; a node with
+neither is indexed without internal transfers, and those blocks are
+marked). The node's chain id must match --chain.
   --sources FILE     endpoints with their own credentials, headers and rates
                      (JSON; see docs/operations.md)
 
@@ -62,9 +72,26 @@ committed batch ended.`,
 			if err != nil {
 				return err
 			}
-			net, err := bitcoin.NetworkFor(chain)
-			if err != nil {
-				return badInput("%v", err)
+			var makeSource sourceMaker
+			if isAccountChain(chain) {
+				p, err := ethParams(chain, f.genesis)
+				if err != nil {
+					return err
+				}
+				if f.blocksDir != "" || len(f.src.esplora) > 0 {
+					return badInput("index: %s is indexed from Ethereum JSON-RPC (--rpc or --sources)", chain)
+				}
+				makeSource = a.ethSources(p)
+			} else {
+				net, err := bitcoin.NetworkFor(chain)
+				if err != nil {
+					return badInput("%v", err)
+				}
+				if f.genesis != "" {
+					return badInput("index: --genesis is for EVM chains")
+				}
+				makeSource = bitcoinSources(net)
+				f.net = net
 			}
 			switch {
 			case f.blocksDir == "" && !f.src.any():
@@ -118,14 +145,14 @@ committed batch ended.`,
 			defer db.Close()
 			var src indexer.Source
 			if f.blocksDir != "" {
-				dir, err := bitcoin.OpenBlockDir(ctx, f.blocksDir, net, bitcoin.BlockDirOptions{Follow: f.follow})
+				dir, err := bitcoin.OpenBlockDir(ctx, f.blocksDir, f.net, bitcoin.BlockDirOptions{Follow: f.follow})
 				if err != nil {
 					return err
 				}
 				defer dir.Close()
 				src = dir
 			} else {
-				fo, err := a.openSources(ctx, &f.src, net, obs)
+				fo, err := a.openSources(ctx, &f.src, obs, makeSource)
 				if err != nil {
 					return err
 				}
@@ -147,7 +174,8 @@ committed batch ended.`,
 	a.addChainFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.blocksDir, "blocks-dir", "", "Bitcoin Core blocks directory (blk*.dat)")
-	fl.StringArrayVar(&f.src.rpc, "rpc", nil, "Bitcoin Core / btcd JSON-RPC URL (repeat for fail-over)")
+	fl.StringArrayVar(&f.src.rpc, "rpc", nil, "node JSON-RPC URL: Bitcoin Core / btcd, or an Ethereum node (repeat for fail-over)")
+	fl.StringVar(&f.genesis, "genesis", "", "EVM chains: genesis.json whose alloc balances become block 0's transfers")
 	fl.StringArrayVar(&f.src.esplora, "esplora", nil, "Esplora REST base URL (repeat for fail-over)")
 	fl.StringVar(&f.src.cookieFile, "rpc-cookie", "", "Bitcoin Core .cookie file for --rpc endpoints")
 	fl.StringArrayVar(&f.src.headers, "header", nil, "HTTP header \"Name: value\" for the --rpc/--esplora endpoints; ${ENV} is expanded")
@@ -203,8 +231,12 @@ func (a *app) indexBlockDir(ctx context.Context, db *store.DB, dir string, cfg i
 
 // runIndex indexes src into db once, or follows it.
 func (a *app) runIndex(ctx context.Context, db *store.DB, src indexer.Source, cfg indexer.Config, r indexRun) (indexSummary, error) {
-	w := db.NewUTXOWriter(cfg.Chain, store.UTXOWriterOptions{Resolver: r.resolver})
-	stages := []indexer.Stage{indexer.NewUTXOStage(w)}
+	var stages []indexer.Stage
+	if isAccountChain(cfg.Chain) {
+		stages = []indexer.Stage{indexer.NewAccountStage(db.NewAccountWriter(cfg.Chain, store.AccountWriterOptions{}))}
+	} else {
+		stages = []indexer.Stage{indexer.NewUTXOStage(db.NewUTXOWriter(cfg.Chain, store.UTXOWriterOptions{Resolver: r.resolver}))}
+	}
 	cfg.Logger = a.log
 	bar := newProgress(a.stderr)
 	cfg.OnProgress = bar.update

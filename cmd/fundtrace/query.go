@@ -13,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/spf13/cobra"
 )
@@ -143,7 +144,7 @@ func (a *app) blockCmd() *cobra.Command {
 func (a *app) txCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tx TXID",
-		Short: "Show a transaction with resolved inputs and spent outputs",
+		Short: "Show a transaction: resolved inputs and spent outputs, or status, fee and every transfer",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := a.chainID(); err != nil {
@@ -154,6 +155,17 @@ func (a *app) txCmd() *cobra.Command {
 				return badInput("malformed txid: %v", err)
 			}
 			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				if isAccountChain(chain) {
+					t, err := db.AccountTxByHash(cmd.Context(), chain, id)
+					if err != nil {
+						return notFound(err)
+					}
+					if a.format == "json" {
+						return a.writeJSON(t)
+					}
+					printAccountTx(a.stdout, t)
+					return nil
+				}
 				t, err := db.TxByHash(cmd.Context(), chain, id)
 				if err != nil {
 					return notFound(err)
@@ -214,13 +226,13 @@ func orNone(s *string) string {
 
 func (a *app) addressCmd() *cobra.Command {
 	var (
-		txs      bool
-		page     string
-		pageSize int
+		txs, counterparties bool
+		page                string
+		pageSize            int
 	)
 	cmd := &cobra.Command{
 		Use:   "address ADDRESS",
-		Short: "Show an address's balance, totals and (with --txs) its transactions",
+		Short: "Show an address's balance per asset, totals and (with --txs) its transactions or transfers",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			chain, err := a.chainID()
@@ -234,7 +246,16 @@ func (a *app) addressCmd() *cobra.Command {
 			if pageSize < 1 || pageSize > store.MaxPageSize {
 				return badInput("--page-size %d: want 1 to %d", pageSize, store.MaxPageSize)
 			}
+			if counterparties && txs {
+				return badInput("--txs and --counterparties page differently: give one")
+			}
 			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				if isAccountChain(chain) {
+					return a.accountAddress(cmd.Context(), db, chain, addr, txs, counterparties, page, pageSize)
+				}
+				if counterparties {
+					return badInput("--counterparties: only for account-model chains")
+				}
 				sum, err := db.AddressSummary(cmd.Context(), chain, addr)
 				if err != nil {
 					return notFound(err)
@@ -264,7 +285,8 @@ func (a *app) addressCmd() *cobra.Command {
 		},
 	}
 	a.addChainFlag(cmd)
-	cmd.Flags().BoolVar(&txs, "txs", false, "list the address's transactions, newest first")
+	cmd.Flags().BoolVar(&txs, "txs", false, "list the address's transactions (on EVM chains: transfers), newest first")
+	cmd.Flags().BoolVar(&counterparties, "counterparties", false, "list the addresses it exchanged value with (EVM chains)")
 	cmd.Flags().StringVar(&page, "page", "", "continue a listing from the next_page token it printed")
 	cmd.Flags().IntVar(&pageSize, "page-size", 25, "transactions per page")
 	return cmd
@@ -305,8 +327,8 @@ func canonicalAddress(chain chains.ID, s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if info.Model != chains.UTXO {
-		return "", fmt.Errorf("%w: addresses of %s are not supported yet", chains.ErrInvalidAddress, chain)
+	if info.Model == chains.Account {
+		return ethereum.ParseAddress(strings.TrimSpace(s))
 	}
 	net, err := bitcoin.NetworkFor(chain)
 	if err != nil {
@@ -318,8 +340,10 @@ func canonicalAddress(chain chains.ID, s string) (string, error) {
 func utc(unix int64) string { return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04:05Z") }
 
 // coins formats base units exactly, with the whole-coin value beside them.
-func coins(a chains.Amount, info chains.Info) string {
-	s := a.String()
+func coins(a chains.Amount, info chains.Info) string { return units(a.String(), info) }
+
+// units formats a decimal string of base units with the whole-coin value.
+func units(s string, info chains.Info) string {
 	if info.Decimals == 0 {
 		return s
 	}

@@ -37,14 +37,15 @@ func badInput(format string, args ...any) error {
 
 // app holds what every command shares.
 type app struct {
-	dbURL  string
-	format string
-	chain  string
-	stdout io.Writer
-	stderr io.Writer
-	log    *slog.Logger
-	level  slog.LevelVar
-	logLvl string
+	dbURL      string
+	format     string
+	chain      string
+	stdout     io.Writer
+	stderr     io.Writer
+	log        *slog.Logger
+	level      slog.LevelVar
+	logLvl     string
+	chainsFile string
 }
 
 // setLogLevel changes the level of a.log.
@@ -86,8 +87,9 @@ func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "fundtrace",
 		Short: "Index blockchains and follow the money",
-		Long: `fundtrace indexes Bitcoin (and later Ethereum) into PostgreSQL or an embedded
-SQLite file, and answers questions about blocks, transactions and addresses.
+		Long: `fundtrace indexes Bitcoin, Ethereum and other EVM chains into PostgreSQL or an
+embedded SQLite file, and answers questions about blocks, transactions,
+addresses and the value they moved.
 
 Every command takes --db (or the FUNDTRACE_DB environment variable): a
 postgres:// URL or sqlite:PATH. Without one, fundtrace keeps its data in an
@@ -102,6 +104,9 @@ embedded SQLite file in your data directory.`,
 				return badInput("--log-level %q: want debug, info, warn or error", a.logLvl)
 			}
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: &a.level}))
+			if a.chainsFile != "" {
+				return loadChains(a.chainsFile)
+			}
 			return nil
 		},
 	}
@@ -109,6 +114,8 @@ embedded SQLite file in your data directory.`,
 		"database: postgres://USER@HOST:PORT/DB or sqlite:PATH (env FUNDTRACE_DB; default: an embedded SQLite file)")
 	root.PersistentFlags().StringVar(&a.format, "format", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&a.logLvl, "log-level", "warn", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&a.chainsFile, "chains", os.Getenv("FUNDTRACE_CHAINS"),
+		"JSON file of further EVM chains (id, chain_id, symbol, decimals, name; env FUNDTRACE_CHAINS)")
 	root.AddCommand(a.indexCmd(), a.statusCmd(), a.blockCmd(), a.txCmd(), a.addressCmd(), a.demoCmd(), a.benchCmd(), a.migrateCmd())
 	return root
 }

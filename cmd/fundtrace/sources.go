@@ -11,6 +11,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/endpoint"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/indexer"
 )
 
@@ -108,17 +109,31 @@ func redactHeader(h string) string {
 	return "***"
 }
 
-// chainSource is a checked node endpoint of a Bitcoin chain.
+// chainSource is a node endpoint of a chain that can check itself.
 type chainSource interface {
 	indexer.NamedSource
 	Check(ctx context.Context) error
+}
+
+// sourceMaker makes the source of one endpoint of the given kind (rpc or
+// esplora).
+type sourceMaker func(ctx context.Context, kind string, ep *endpoint.Endpoint) (chainSource, error)
+
+// bitcoinSources makes Bitcoin Core/btcd JSON-RPC and Esplora sources.
+func bitcoinSources(net *bitcoin.Network) sourceMaker {
+	return func(_ context.Context, kind string, ep *endpoint.Endpoint) (chainSource, error) {
+		if kind == "rpc" {
+			return bitcoin.NewClient(ep, net), nil
+		}
+		return bitcoin.NewEsplora(ep, net), nil
+	}
 }
 
 // openSources builds, checks and combines the endpoints. Every endpoint is
 // checked before indexing starts (it answers, the credentials are good,
 // it serves the chain asked for): a misconfigured endpoint is an error now,
 // not a fail-over later.
-func (a *app) openSources(ctx context.Context, f *sourceFlags, net *bitcoin.Network, obs endpoint.Observer) (*indexer.Failover, error) {
+func (a *app) openSources(ctx context.Context, f *sourceFlags, obs endpoint.Observer, makeSource sourceMaker) (*indexer.Failover, error) {
 	entries, err := f.entries()
 	if err != nil {
 		return nil, err
@@ -146,11 +161,9 @@ func (a *app) openSources(ctx context.Context, f *sourceFlags, net *bitcoin.Netw
 		if err != nil {
 			return nil, badInput("endpoint %d (%s): %v", i+1, endpoint.Redact(e.URL), err)
 		}
-		var src chainSource
-		if e.Kind == "rpc" {
-			src = bitcoin.NewClient(ep, net)
-		} else {
-			src = bitcoin.NewEsplora(ep, net)
+		src, err := makeSource(ctx, e.Kind, ep)
+		if err != nil {
+			return nil, badInput("endpoint %d (%s): %v", i+1, ep.Name(), err)
 		}
 		if err := src.Check(ctx); err != nil {
 			return nil, &exitError{exitFailure, fmt.Errorf("%s endpoint %s: %w", e.Kind, src.Name(), err)}
@@ -165,7 +178,7 @@ func sourceErrorHint(err error) string {
 	switch {
 	case errors.Is(err, endpoint.ErrUnauthorized):
 		return "check the endpoint's credentials (user/password, --rpc-cookie, API key header)"
-	case errors.Is(err, bitcoin.ErrWrongNetwork):
+	case errors.Is(err, bitcoin.ErrWrongNetwork), errors.Is(err, ethereum.ErrWrongChain):
 		return "the node serves another network than --chain"
 	case errors.Is(err, bitcoin.ErrMethodNotFound):
 		return "the node lacks a method fundtrace needs (Bitcoin Core or btcd JSON-RPC is required)"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/internal/bundle"
 )
 
@@ -192,5 +193,39 @@ func TestReconcile277647(t *testing.T) {
 	const wantFees = 4_737_355 // sat
 	if fees != wantFees || claimed != allowed {
 		t.Errorf("fees = %d, coinbase = %d; want fees %d and coinbase = subsidy + fees", fees, claimed, wantFees)
+	}
+}
+
+func TestEthereumBlocks(t *testing.T) {
+	raws, err := bundle.EthereumBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ethereum.ParamsFor(chains.ETH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev chains.Hash
+	var tokens int
+	for i, raw := range raws {
+		b, err := ethereum.Extract(p, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Height != bundle.EthFirst+int64(i) || i > 0 && b.PrevHash != prev || !b.Account.NoTraces {
+			t.Errorf("block %d: height %d, prev %s (want %s), no traces %v", i, b.Height, b.PrevHash, prev, b.Account.NoTraces)
+		}
+		prev = b.Hash
+		for _, tr := range b.Account.Transfers {
+			if tr.Kind == chains.TransferToken {
+				tokens++
+				if tr.Token != "0xbb9bc244d798123fde783fcc1c72d3bb8c189413" || tr.Value.String() != "5000000000000000000" {
+					t.Errorf("token transfer %+v, want 5e18 units of TheDAO", tr)
+				}
+			}
+		}
+	}
+	if len(raws) != 2 || tokens != 1 {
+		t.Errorf("%d blocks, %d token transfers; want 2 and 1", len(raws), tokens)
 	}
 }

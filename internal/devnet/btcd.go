@@ -42,38 +42,53 @@ const (
 // Concurrent builds (parallel test packages) each write a temporary file
 // and rename it into place.
 func BtcdPath(ctx context.Context) (string, error) {
-	if p := os.Getenv(EnvBtcd); p != "" {
+	return toolPath(ctx, tool{name: "btcd", pkg: "github.com/btcsuite/btcd", env: EnvBtcd, errNo: ErrNoBtcd})
+}
+
+// tool is a node binary of the pinned tools module tools/chains.
+type tool struct {
+	name  string // binary name under <repo>/.bin
+	pkg   string // main package to build
+	env   string // environment variable that overrides the binary
+	errNo error  // sentinel wrapped by every error
+}
+
+// toolPath implements BtcdPath and GethPath: $t.env when set, otherwise
+// <repo>/.bin/<t.name>, (re)built from tools/chains/go.mod when missing or
+// stale, written to a temporary file and renamed into place.
+func toolPath(ctx context.Context, t tool) (string, error) {
+	if p := os.Getenv(t.env); p != "" {
 		if err := checkExecutable(p); err != nil {
-			return "", fmt.Errorf("%w: %s=%s: %w", ErrNoBtcd, EnvBtcd, p, err)
+			return "", fmt.Errorf("%w: %s=%s: %w", t.errNo, t.env, p, err)
 		}
 		return p, nil
 	}
-	root, err := repoRoot()
+	root, err := repoRoot(t)
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(root, ".bin", "btcd")
+	bin := filepath.Join(root, ".bin", t.name)
 	if upToDate(bin, filepath.Join(root, "tools", "chains", "go.mod"), filepath.Join(root, "tools", "chains", "go.sum")) {
 		return bin, nil
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		return "", fmt.Errorf("%w: cannot build %s (set %s to a btcd binary): %w", ErrNoBtcd, bin, EnvBtcd, err)
+		return "", fmt.Errorf("%w: cannot build %s (set %s to a %s binary): %w", t.errNo, bin, t.env, t.name, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNoBtcd, err)
+		return "", fmt.Errorf("%w: %w", t.errNo, err)
 	}
 	tmp := bin + ".tmp-" + randomHex(6)
-	cmd := exec.CommandContext(ctx, goTool, "build", "-modfile=tools/chains/go.mod", "-o", tmp, "github.com/btcsuite/btcd")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-modfile=tools/chains/go.mod", "-o", tmp, t.pkg)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("%w: go build -modfile=tools/chains/go.mod github.com/btcsuite/btcd in %s: %w\n%s", ErrNoBtcd, root, err, lastLines(out, logTailLines))
+		return "", fmt.Errorf("%w: go build -modfile=tools/chains/go.mod %s in %s: %w\n%s", t.errNo, t.pkg, root, err, lastLines(out, logTailLines))
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("%w: %w", ErrNoBtcd, err)
+		return "", fmt.Errorf("%w: %w", t.errNo, err)
 	}
 	return bin, nil
 }
@@ -89,10 +104,10 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-func repoRoot() (string, error) {
+func repoRoot(t tool) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNoBtcd, err)
+		return "", fmt.Errorf("%w: %w", t.errNo, err)
 	}
 	for d := dir; ; {
 		if _, err := os.Stat(filepath.Join(d, "tools", "chains", "go.mod")); err == nil {
@@ -100,7 +115,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return "", fmt.Errorf("%w: no tools/chains/go.mod in %s or above; set %s to a btcd binary", ErrNoBtcd, dir, EnvBtcd)
+			return "", fmt.Errorf("%w: no tools/chains/go.mod in %s or above; set %s to a %s binary", t.errNo, dir, t.env, t.name)
 		}
 		d = parent
 	}
