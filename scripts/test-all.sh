@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: vet, every Go test with the PostgreSQL tier
-# required and the btcd node tier (-tags regtest; btcd is built from the Go
-# module proxy through tools/chains), the fuzz targets briefly, and small
-# ingest and RPC benchmark runs. A tier that cannot run fails the script.
+# required and the btcd and geth node tiers (-tags regtest; both nodes are
+# built from the Go module proxy through tools/chains), the fuzz targets
+# briefly, and small ingest, RPC and Ethereum benchmark runs. A tier that
+# cannot run fails the script.
 #
 # PostgreSQL: uses $FUNDTRACE_TEST_POSTGRES if set; else the local server on
 # 127.0.0.1:5432 when it answers; else starts the machine's cluster if it is
@@ -84,6 +85,11 @@ go build -modfile=tools/chains/go.mod -o .bin/ github.com/btcsuite/btcd
 export FUNDTRACE_BTCD="$PWD/.bin/btcd"
 "$FUNDTRACE_BTCD" --version >&2 || { log "FAIL: btcd does not run"; exit 1; }
 
+log "geth from the Go module proxy (tools/chains) for the Ethereum node tier"
+go build -modfile=tools/chains/go.mod -o .bin/ github.com/ethereum/go-ethereum/cmd/geth
+export FUNDTRACE_GETH="$PWD/.bin/geth"
+"$FUNDTRACE_GETH" version >&2 || { log "FAIL: geth does not run"; exit 1; }
+
 log "go vet (with and without the regtest tag)"
 go vet ./...
 go vet -tags regtest ./...
@@ -113,6 +119,10 @@ fuzz ./chains/bitcoin FuzzRPCResponse
 fuzz ./chains/bitcoin FuzzEsploraReply
 fuzz ./chains/endpoint FuzzSnippet
 fuzz ./chains/endpoint FuzzRetryAfter
+fuzz ./chains/ethereum FuzzParseAddress
+fuzz ./chains/ethereum FuzzDecodeToken
+fuzz ./chains/ethereum FuzzExtract
+fuzz ./chains/ethereum FuzzRPCReply
 
 log "bench ingest (small; the full 1M-tx run is: fundtrace bench ingest --db URL)"
 go run ./cmd/fundtrace bench ingest --db "$FUNDTRACE_TEST_POSTGRES" --blocks 140 --txs-per-block 300
@@ -120,7 +130,10 @@ go run ./cmd/fundtrace bench ingest --db "$FUNDTRACE_TEST_POSTGRES" --blocks 140
 log "bench rpc (small; index from a btcd node over JSON-RPC against fetching its raw blocks)"
 go run ./cmd/fundtrace bench rpc --db "$FUNDTRACE_TEST_POSTGRES" --txs 3000 --txs-per-block 300 --follow-blocks 5 --follow-txs 100
 
-log "go test, last so its summary closes the log: fast tier + PostgreSQL tier + btcd node tier (-tags regtest)"
+log "bench eth (small; index from geth --dev over JSON-RPC against fetching its blocks, receipts and traces)"
+go run ./cmd/fundtrace bench eth --db "$FUNDTRACE_TEST_POSTGRES" --rounds 8
+
+log "go test, last so its summary closes the log: fast tier + PostgreSQL tier + btcd and geth node tiers (-tags regtest)"
 go test -tags regtest -count=1 -timeout 30m ./...
 
 log "all tiers passed"

@@ -123,10 +123,21 @@ and prints index/fetch (goal: at most 1.2).`,
 				return err
 			}
 			rep.Blocks = tip + 1
+			// The baseline fetches what the node must send for every block
+			// (block, receipts, traces), not the token descriptions the
+			// indexer asks for once per token.
+			raw, err := ethereum.NewClient(ctx, ep, p, ethereum.ClientOptions{Logger: a.log, NoTokenMetadata: true})
+			if err != nil {
+				return err
+			}
+			defer raw.Close()
+			if err := raw.Check(ctx); err != nil {
+				return err
+			}
 			fetch := func(what string) (float64, error) {
 				fmt.Fprintf(a.stderr, "fetching blocks, receipts and traces 0..%d%s\n", tip, what)
 				d, err := fetchRanges(ctx, tip, rep.Workers, rep.FetchBlocks, func(ctx context.Context, lo, hi int64) error {
-					_, err := client.RawBlocks(ctx, lo, hi)
+					_, err := raw.RawBlocks(ctx, lo, hi)
 					return err
 				})
 				return d.Seconds(), err
