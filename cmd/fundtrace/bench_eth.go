@@ -34,6 +34,7 @@ type ethReport struct {
 	RatioMemory     float64 `json:"ratio_index_to_index_from_memory"`
 	Workers         int     `json:"workers"`
 	FetchBlocks     int     `json:"fetch_blocks"`
+	BatchTxs        int     `json:"batch_txs"`
 	CPUs            int     `json:"cpus"`
 }
 
@@ -41,6 +42,7 @@ func (a *app) benchEthCmd() *cobra.Command {
 	var (
 		rpcURL, chainName, cpuProfile string
 		rounds, workers, fetchBlocks  int
+		batchTxs                      int
 		keep                          bool
 	)
 	cmd := &cobra.Command{
@@ -81,6 +83,10 @@ and prints index/fetch (goal: at most 1.2).`,
 				rep.FetchBlocks = icfg.FetchBlocks
 			}
 			icfg.Workers, icfg.FetchBlocks, icfg.Logger = rep.Workers, rep.FetchBlocks, a.log
+			if batchTxs > 0 {
+				icfg.BatchTxs = batchTxs
+			}
+			rep.BatchTxs = icfg.BatchTxs
 			p, err := ethereum.ParamsFor(chain)
 			if err != nil {
 				return badInput("%v", err)
@@ -203,8 +209,8 @@ and prints index/fetch (goal: at most 1.2).`,
 			if a.format == "json" {
 				return a.writeJSON(rep)
 			}
-			fmt.Fprintf(a.stdout, "bench eth: %s (%s), %d blocks, %d txs, %d transfers; receipts by %s, traces by %s; %d workers x %d blocks per request (%d CPUs)\n",
-				rep.Node, rep.Chain, rep.Blocks, rep.Txs, rep.Transfers, rep.Receipts, rep.Traces, rep.Workers, rep.FetchBlocks, rep.CPUs)
+			fmt.Fprintf(a.stdout, "bench eth: %s (%s), %d blocks, %d txs, %d transfers; receipts by %s, traces by %s; %d workers x %d blocks per request, batches of %d txs (%d CPUs)\n",
+				rep.Node, rep.Chain, rep.Blocks, rep.Txs, rep.Transfers, rep.Receipts, rep.Traces, rep.Workers, rep.FetchBlocks, rep.BatchTxs, rep.CPUs)
 			if rep.PopulateSeconds > 0 {
 				fmt.Fprintf(a.stdout, "  make txs on the node          %8.1f s\n", rep.PopulateSeconds)
 			}
@@ -222,6 +228,7 @@ and prints index/fetch (goal: at most 1.2).`,
 	fl.IntVar(&rounds, "rounds", 40, "rounds of the devnet scenario (about 19 transactions each)")
 	fl.IntVar(&workers, "workers", 0, "parallel requests (default: as index)")
 	fl.IntVar(&fetchBlocks, "fetch-blocks", 0, "blocks per batched request (default: as index)")
+	fl.IntVar(&batchTxs, "batch-txs", 0, "transactions per committed batch (default: as index)")
 	fl.BoolVar(&keep, "keep", false, "keep the bench databases")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the index phase to this file")
 	return cmd
