@@ -18,8 +18,8 @@ import (
 
 // Facts of the tour, on Bitcoin and Ethereum mainnet.
 const (
-	demoTx      = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16" // block 170: Satoshi pays Hal Finney 10 BTC
-	demoAddress = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"                               // Satoshi's coins of block 9, spent in block 170
+	demoTx      = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"   // block 170: Satoshi pays Hal Finney 10 BTC
+	demoAddress = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"                                 // Satoshi's coins of block 9, spent in block 170
 	demoEthTx   = "0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d" // block 1755635: 5 TheDAO tokens move
 	demoEthAddr = "0x8b3b3b624c3c0397d3da8fd861512393d51dcbac"                         // the contract called, which moved them
 )

@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -200,7 +199,11 @@ func (p *ethPopulator) send(ctx context.Context, kind string, from *EthAccount, 
 	}
 	a := EthAction{
 		Kind: kind, Round: p.curRound, Hash: r.TxHash, Block: r.BlockNumber.Uint64(),
-		From: from.addr, To: to, Value: new(big.Int).Set(value), Status: r.Status,
+		From: from.addr, Value: new(big.Int).Set(value), Status: r.Status,
+	}
+	if to != nil {
+		a.To = new(common.Address)
+		*a.To = *to
 	}
 	if to == nil {
 		a.Created = r.ContractAddress
@@ -457,7 +460,7 @@ func (p *ethPopulator) spawned(r *types.Receipt, splitter common.Address, salt [
 			return common.Address{}, fmt.Errorf("spawn tx %s: Spawned log: %w: %v", r.TxHash, ErrMalformed, err)
 		}
 		got, _ := vals[0].(common.Address)
-		if !bytes.Equal(got[:], want[:]) {
+		if got != want {
 			return common.Address{}, fmt.Errorf("spawn tx %s: child %s, CREATE2 address is %s", r.TxHash, got, want)
 		}
 		p.s.Actions[len(p.s.Actions)-1].Created = got

@@ -433,10 +433,11 @@ func (g *Geth) header(ctx context.Context, tag string) (*ethHeader, error) {
 }
 
 // SetHead rewinds the chain to block n with debug_setHead, for reorg
-// tests: blocks above n are dropped (their transactions leave the pool
-// too), and the next transaction is sealed as a new block n+1 with a
-// different hash. Cached nonces are forgotten. n must not be above the
-// tip.
+// tests: blocks above n are dropped and their transactions are not put
+// back into the pool (which catches up with the rewind in the
+// background), and the next transaction is sealed as a new block n+1
+// with a different hash. Cached nonces are forgotten. n must not be above
+// the tip.
 func (g *Geth) SetHead(ctx context.Context, n uint64) error {
 	g.sendMu.Lock()
 	defer g.sendMu.Unlock()
