@@ -1,5 +1,6 @@
-// Package devnet runs throw-away btcd regtest nodes for tests and fills
-// them with realistic transactions signed by an in-process wallet.
+// Package devnet runs throw-away btcd regtest and geth --dev nodes for
+// tests and benchmarks and fills them with realistic transactions signed
+// by in-process wallets.
 //
 // # Nodes
 //
@@ -35,9 +36,32 @@
 // after every Plan.TxsPerBlock. The graph it builds depends only on
 // Plan.Seed.
 //
+// # Ethereum
+//
+// StartGeth starts geth --dev (local-chains.md 4.3): HTTP JSON-RPC (eth,
+// debug, net, web3) on a free 127.0.0.1 port, no IPC, no P2P, the chain in
+// GethOptions.Dir (restartable), nothing under $HOME. GethPath builds geth
+// v1.17.10 from tools/chains like BtcdPath builds btcd ($FUNDTRACE_GETH
+// overrides). Call goes through go-ethereum's rpc.Client; SetHead
+// (debug_setHead) rewinds the chain for reorg tests. The dev chain
+// enables every fork, so gas is always estimated (plus 25 %), never
+// hard-coded, except for transactions meant to fail. Tracing blocks older
+// than geth's recent state needs Args {"--gcmode", "archive",
+// "--state.scheme", "hash"} (bench eth passes them).
+//
+// EthAccount signs locally (EIP-1559 transactions, LatestSignerForChainID);
+// DevAccount is geth's pre-funded developer key. The contracts package
+// holds the Solidity sources and their solc 0.8.37 output (Token, OddToken
+// with bytes32 metadata and a reverting decimals(), Splitter and Child),
+// compiled by scripts/compile-contracts.mjs. PopulateEth funds EOAs,
+// deploys the contracts and sends, per round, every value flow an
+// extractor must handle (plain, internal, reverted inner frames, token
+// mints, transfers and burns, failing transactions, creation with value,
+// CREATE2, SELFDESTRUCT), returning every address it touched.
+//
 // # Tests
 //
-// The tests that start btcd are behind the regtest build tag:
+// The tests that start btcd or geth are behind the regtest build tag:
 //
 //	go test -tags regtest -race -count=1 ./internal/devnet/
 //

@@ -6,22 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/rpc"
 )
 
 // EnvGeth names the environment variable that points GethPath at a geth
@@ -80,9 +78,8 @@ type Geth struct {
 	ownDir  bool
 	rpcAddr string
 	logger  *slog.Logger
-	client  *http.Client
+	rpc     *rpc.Client
 	chainID uint64
-	reqID   atomic.Int64
 
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
@@ -158,13 +155,11 @@ func startGethOnce(ctx context.Context, path, dir string, opts GethOptions, logg
 		dir:     dir,
 		rpcAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		logger:  logger,
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               nil,
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     30 * time.Second,
-		}},
 		done:   make(chan struct{}),
 		nonces: map[common.Address]uint64{},
+	}
+	if g.rpc, err = rpc.DialOptions(ctx, g.RPCURL()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrGethStart, err)
 	}
 	args := []string{
 		"--dev",
@@ -250,7 +245,7 @@ func (g *Geth) kill() error {
 func (g *Geth) Stop() error {
 	g.stopOnce.Do(func() {
 		g.stopErr = g.stop()
-		g.client.CloseIdleConnections()
+		g.rpc.Close()
 		if g.ownDir {
 			if err := os.RemoveAll(g.dir); err != nil && g.stopErr == nil {
 				g.stopErr = fmt.Errorf("devnet: remove %s: %w", g.dir, err)
@@ -336,63 +331,29 @@ func (e *EthRPCError) Error() string {
 // ErrorCode returns the JSON-RPC error code.
 func (e *EthRPCError) ErrorCode() int { return e.Code }
 
-type ethRequest struct {
-	JSONRPC string `json:"jsonrpc"`
-	ID      int64  `json:"id"`
-	Method  string `json:"method"`
-	Params  []any  `json:"params"`
-}
-
-type ethReply struct {
-	Result json.RawMessage `json:"result"`
-	Error  *EthRPCError    `json:"error"`
-}
-
-// Call sends one JSON-RPC 2.0 request and decodes the result into result
-// (a pointer; nil discards it). A null result leaves result unchanged,
-// except that a pointer to a pointer is set to nil. An error object in
-// the reply is returned as a wrapped *EthRPCError.
+// Call sends one JSON-RPC request through go-ethereum's rpc.Client and
+// decodes the result into result (a pointer; nil discards it). An error
+// object in the reply is returned as a wrapped *EthRPCError.
 func (g *Geth) Call(ctx context.Context, result any, method string, params ...any) error {
-	if params == nil {
-		params = []any{}
-	}
-	body, err := json.Marshal(ethRequest{JSONRPC: "2.0", ID: g.reqID.Add(1), Method: method, Params: params})
-	if err != nil {
-		return fmt.Errorf("devnet: %s: encode params: %w", method, err)
-	}
 	select {
 	case <-g.done:
 		return fmt.Errorf("%w: %s: %s", ErrGethStopped, method, g.exitStatus())
 	default:
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.RPCURL(), bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("devnet: %s: %w", method, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := g.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("devnet: %s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
-	if err != nil {
-		return fmt.Errorf("devnet: %s: read reply: %w", method, err)
-	}
-	var rep ethReply
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fmt.Errorf("devnet: %s: %w (HTTP %d): %s", method, ErrMalformed, resp.StatusCode, snippet(raw))
-	}
-	if rep.Error != nil {
-		return fmt.Errorf("devnet: %s: %w", method, rep.Error)
-	}
-	if result == nil {
+	err := g.rpc.CallContext(ctx, result, method, params...)
+	if err == nil {
 		return nil
 	}
-	if err := json.Unmarshal(rep.Result, result); err != nil {
-		return fmt.Errorf("devnet: %s: %w: %w: %s", method, ErrMalformed, err, snippet(rep.Result))
+	var re rpc.Error
+	if errors.As(err, &re) {
+		e := &EthRPCError{Code: re.ErrorCode(), Message: re.Error()}
+		var de rpc.DataError
+		if errors.As(err, &de) && de.ErrorData() != nil {
+			e.Data, _ = json.Marshal(de.ErrorData())
+		}
+		return fmt.Errorf("devnet: %s: %w", method, e)
 	}
-	return nil
+	return fmt.Errorf("devnet: %s: %w", method, err)
 }
 
 // Tip returns the number of the node's head block (eth_blockNumber).
