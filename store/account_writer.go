@@ -377,27 +377,10 @@ func (w *AccountWriter) lookupAddresses(ctx context.Context, tx *Tx, blocks []ch
 			note(tok.Address)
 		}
 	}
-	if len(want) == 0 || w.nextAddr == 1 {
-		return nil
+	if w.nextAddr == 1 {
+		return nil // no address is stored yet
 	}
-	list := make([]string, 0, len(want))
-	for a := range want {
-		list = append(list, a)
-	}
-	type row struct {
-		ID      int64  `db:"id"`
-		Address string `db:"address"`
-	}
-	for chunk := range chunks(list, 500) {
-		var rows []row
-		if err := tx.selectIn(ctx, &rows, `SELECT id, address FROM addresses WHERE chain = $1 AND address IN (?)`, w.key, chunk); err != nil {
-			return fmt.Errorf("look up addresses: %w", err)
-		}
-		for _, r := range rows {
-			w.addrs.put(r.Address, r.ID)
-		}
-	}
-	return nil
+	return tx.lookupAddressIDs(ctx, w.key, want, w.addrs)
 }
 
 // lookupTokens learns which of the blocks' tokens already have a row.

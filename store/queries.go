@@ -417,13 +417,9 @@ func (db *DB) AddressTxs(ctx context.Context, chain chains.ID, address, page str
 	if size <= 0 || size > MaxPageSize {
 		return res, fmt.Errorf("page size %d: want 1 to %d", size, MaxPageSize)
 	}
-	before := int64(1) << 62
-	if page != "" {
-		v, err := strconv.ParseInt(page, 36, 64)
-		if err != nil || v < 0 {
-			return res, fmt.Errorf("page token %q is not one this server issued", page)
-		}
-		before = v
+	before, err := pageStart(page, 1<<62)
+	if err != nil {
+		return res, err
 	}
 	k, id, err := db.addressID(ctx, chain, address)
 	if err != nil {

@@ -561,6 +561,12 @@ func (w *UTXOWriter) lookupAddresses(ctx context.Context, tx *Tx, blocks []chain
 			}
 		}
 	}
+	return tx.lookupAddressIDs(ctx, w.key, want, w.addrs)
+}
+
+// lookupAddressIDs puts the ids of the stored addresses among want into
+// cache, in batched queries.
+func (tx *Tx) lookupAddressIDs(ctx context.Context, key int16, want map[string]struct{}, cache *addrCache) error {
 	list := make([]string, 0, len(want))
 	for a := range want {
 		list = append(list, a)
@@ -571,11 +577,11 @@ func (w *UTXOWriter) lookupAddresses(ctx context.Context, tx *Tx, blocks []chain
 	}
 	for chunk := range chunks(list, 500) {
 		var rows []row
-		if err := tx.selectIn(ctx, &rows, `SELECT id, address FROM addresses WHERE chain = $1 AND address IN (?)`, w.key, chunk); err != nil {
+		if err := tx.selectIn(ctx, &rows, `SELECT id, address FROM addresses WHERE chain = $1 AND address IN (?)`, key, chunk); err != nil {
 			return fmt.Errorf("look up addresses: %w", err)
 		}
 		for _, r := range rows {
-			w.addrs.put(r.Address, r.ID)
+			cache.put(r.Address, r.ID)
 		}
 	}
 	return nil

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,20 +57,7 @@ func indexEth(t *testing.T, url, db string, extra ...string) string {
 // startEth runs fundtrace as a child process.
 func startEth(t *testing.T, args ...string) *cli {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_MAIN=1")
-	c := &cli{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = c.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.done
-		c.done <- nil
-	})
-	return c
+	return startCLI(t, nil, args...)
 }
 
 // checkBalances compares, for every address the scenario touched (and the

@@ -85,9 +85,15 @@ func (s *syncBuffer) String() string {
 // its environment.
 func start(t *testing.T, n *devnet.Btcd, args ...string) *cli {
 	t.Helper()
+	return startCLI(t, []string{"FUNDTRACE_RPC_USER=" + n.User(), "FUNDTRACE_RPC_PASSWORD=" + n.Password()}, args...)
+}
+
+// startCLI runs fundtrace with args as a child process, with env added to
+// its environment.
+func startCLI(t *testing.T, env []string, args ...string) *cli {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_MAIN=1",
-		"FUNDTRACE_RPC_USER="+n.User(), "FUNDTRACE_RPC_PASSWORD="+n.Password())
+	cmd.Env = append(append(os.Environ(), "FUNDTRACE_TEST_MAIN=1"), env...)
 	c := &cli{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = io.Discard, c.stderr
 	if err := cmd.Start(); err != nil {

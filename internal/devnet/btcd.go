@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -170,12 +169,8 @@ type Btcd struct {
 	p2pAddr string
 	user    string
 	pass    string
-	logger  *slog.Logger
 	client  *http.Client
-
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // valid after done
+	process
 
 	stopOnce sync.Once
 	stopErr  error
@@ -251,14 +246,14 @@ func startOnce(ctx context.Context, path, dir, miningAddr string, opts BtcdOptio
 		rpcAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(rpcPort)),
 		user:    "u" + randomHex(8),
 		pass:    randomHex(16),
-		logger:  logger,
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			MaxIdleConnsPerHost: 8,
 			IdleConnTimeout:     30 * time.Second,
 		}},
-		done: make(chan struct{}),
+		process: newProcess("btcd", logger),
 	}
+	b.output = b.tails
 	args := []string{
 		"--regtest", "--notls", "--txindex", "--nodnsseed",
 		"--datadir=" + filepath.Join(dir, "data"),
@@ -289,15 +284,9 @@ func startOnce(ctx context.Context, path, dir, miningAddr string, opts BtcdOptio
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := b.launch(cmd); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrStart, path, err)
 	}
-	b.cmd = cmd
-	go func() {
-		b.waitErr = cmd.Wait()
-		close(b.done)
-	}()
 	logger.Info("btcd started", "pid", cmd.Process.Pid, "rpc", b.rpcAddr, "p2p", b.p2pAddr, "dir", dir)
 
 	if err := b.waitReady(ctx); err != nil {
@@ -307,45 +296,13 @@ func startOnce(ctx context.Context, path, dir, miningAddr string, opts BtcdOptio
 	return b, nil
 }
 
-// waitReady polls getblockcount until it answers, the process exits, ctx
-// ends or startTimeout passes.
+// waitReady polls getblockcount until it answers (see process.waitReady);
+// wrong credentials end the wait at once.
 func (b *Btcd) waitReady(ctx context.Context) error {
-	deadline := time.NewTimer(startTimeout)
-	defer deadline.Stop()
-	delay := 10 * time.Millisecond
-	var lastErr error
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := b.Call(cctx, "getblockcount")
-		cancel()
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		if errors.Is(err, ErrUnauthorized) {
-			return err
-		}
-		select {
-		case <-b.done:
-			return fmt.Errorf("btcd exited: %s", b.exitStatus())
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for rpc: %w", ctx.Err())
-		case <-deadline.C:
-			return fmt.Errorf("%w: no rpc answer after %v: %w", ErrTimeout, startTimeout, lastErr)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 200*time.Millisecond)
-	}
-}
-
-// kill stops the process at once and waits for it.
-func (b *Btcd) kill() error {
-	if b.cmd == nil || b.cmd.Process == nil {
-		return nil
-	}
-	_ = b.cmd.Process.Kill()
-	<-b.done
-	return nil
+	return b.process.waitReady(ctx, func(ctx context.Context) error {
+		_, err := b.Call(ctx, "getblockcount")
+		return err
+	}, func(err error) bool { return errors.Is(err, ErrUnauthorized) })
 }
 
 // Stop sends SIGINT to the node's process and waits for it to exit,
@@ -365,37 +322,6 @@ func (b *Btcd) Stop() error {
 	return b.stopErr
 }
 
-func (b *Btcd) stop() error {
-	select {
-	case <-b.done:
-		return nil // already gone
-	default:
-	}
-	pid := b.cmd.Process.Pid
-	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("devnet: signal btcd %d: %w", pid, err)
-	}
-	timer := time.NewTimer(stopGrace)
-	defer timer.Stop()
-	select {
-	case <-b.done:
-		b.logger.Info("btcd stopped", "pid", pid)
-		return nil
-	case <-timer.C:
-	}
-	_ = b.cmd.Process.Kill()
-	<-b.done
-	b.logger.Warn("btcd killed after grace period", "pid", pid, "grace", stopGrace)
-	return fmt.Errorf("devnet: btcd %d ignored SIGINT for %v and was killed%s", pid, stopGrace, b.tails())
-}
-
-func (b *Btcd) exitStatus() string {
-	if b.waitErr != nil {
-		return b.waitErr.Error()
-	}
-	return "exit status 0"
-}
-
 // RPCURL returns http://127.0.0.1:PORT, without credentials.
 func (b *Btcd) RPCURL() string { return "http://" + b.rpcAddr }
 
@@ -408,9 +334,6 @@ func (b *Btcd) Password() string { return b.pass }
 // P2PAddr returns the 127.0.0.1:PORT the node accepts peers on, or "" if
 // it was started without Listen.
 func (b *Btcd) P2PAddr() string { return b.p2pAddr }
-
-// PID returns the process id of btcd.
-func (b *Btcd) PID() int { return b.cmd.Process.Pid }
 
 // Dir returns the node's directory (data, logs, console output).
 func (b *Btcd) Dir() string { return b.dir }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -390,8 +391,8 @@ func fakeRPC(t *testing.T, handle func(body []byte) (int, string)) *Btcd {
 	return &Btcd{
 		rpcAddr: strings.TrimPrefix(srv.URL, "http://"),
 		user:    "user", pass: "secret",
-		client: srv.Client(),
-		done:   make(chan struct{}),
+		client:  srv.Client(),
+		process: newProcess("btcd", slog.New(slog.DiscardHandler)),
 	}
 }
 

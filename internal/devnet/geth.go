@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -77,13 +75,9 @@ type Geth struct {
 	dir     string
 	ownDir  bool
 	rpcAddr string
-	logger  *slog.Logger
 	rpc     *rpc.Client
 	chainID uint64
-
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // valid after done
+	process
 
 	sendMu sync.Mutex                // one transaction at a time
 	nonces map[common.Address]uint64 // next nonce per sender, under sendMu
@@ -154,10 +148,10 @@ func startGethOnce(ctx context.Context, path, dir string, opts GethOptions, logg
 		path:    path,
 		dir:     dir,
 		rpcAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		logger:  logger,
-		done:   make(chan struct{}),
-		nonces: map[common.Address]uint64{},
+		process: newProcess("geth", logger),
+		nonces:  map[common.Address]uint64{},
 	}
+	g.output = g.tails
 	if g.rpc, err = rpc.DialOptions(ctx, g.RPCURL()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrGethStart, err)
 	}
@@ -181,15 +175,9 @@ func startGethOnce(ctx context.Context, path, dir string, opts GethOptions, logg
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := g.launch(cmd); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrGethStart, path, err)
 	}
-	g.cmd = cmd
-	go func() {
-		g.waitErr = cmd.Wait()
-		close(g.done)
-	}()
 	logger.Info("geth started", "pid", cmd.Process.Pid, "rpc", g.rpcAddr, "dir", dir)
 
 	if err := g.waitReady(ctx); err != nil {
@@ -199,43 +187,17 @@ func startGethOnce(ctx context.Context, path, dir string, opts GethOptions, logg
 	return g, nil
 }
 
-// waitReady polls eth_chainId until it answers, the process exits, ctx
-// ends or startTimeout passes, and records the chain id.
+// waitReady polls eth_chainId until it answers (see process.waitReady)
+// and records the chain id.
 func (g *Geth) waitReady(ctx context.Context) error {
-	deadline := time.NewTimer(startTimeout)
-	defer deadline.Stop()
-	delay := 10 * time.Millisecond
-	var lastErr error
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	return g.process.waitReady(ctx, func(ctx context.Context) error {
 		var id hexutil.Uint64
-		err := g.Call(cctx, &id, "eth_chainId")
-		cancel()
-		if err == nil {
-			g.chainID = uint64(id)
-			return nil
+		if err := g.Call(ctx, &id, "eth_chainId"); err != nil {
+			return err
 		}
-		lastErr = err
-		select {
-		case <-g.done:
-			return fmt.Errorf("geth exited: %s", g.exitStatus())
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for rpc: %w", ctx.Err())
-		case <-deadline.C:
-			return fmt.Errorf("%w: no rpc answer after %v: %w", ErrTimeout, startTimeout, lastErr)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 200*time.Millisecond)
-	}
-}
-
-func (g *Geth) kill() error {
-	if g.cmd == nil || g.cmd.Process == nil {
+		g.chainID = uint64(id)
 		return nil
-	}
-	_ = g.cmd.Process.Kill()
-	<-g.done
-	return nil
+	}, nil)
 }
 
 // Stop sends SIGINT to geth and waits for it to exit (geth flushes its
@@ -255,42 +217,8 @@ func (g *Geth) Stop() error {
 	return g.stopErr
 }
 
-func (g *Geth) stop() error {
-	select {
-	case <-g.done:
-		return nil // already gone
-	default:
-	}
-	pid := g.cmd.Process.Pid
-	if err := g.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("devnet: signal geth %d: %w", pid, err)
-	}
-	timer := time.NewTimer(stopGrace)
-	defer timer.Stop()
-	select {
-	case <-g.done:
-		g.logger.Info("geth stopped", "pid", pid)
-		return nil
-	case <-timer.C:
-	}
-	_ = g.cmd.Process.Kill()
-	<-g.done
-	g.logger.Warn("geth killed after grace period", "pid", pid, "grace", stopGrace)
-	return fmt.Errorf("devnet: geth %d ignored SIGINT for %v and was killed%s", pid, stopGrace, g.tails())
-}
-
-func (g *Geth) exitStatus() string {
-	if g.waitErr != nil {
-		return g.waitErr.Error()
-	}
-	return "exit status 0"
-}
-
 // RPCURL returns http://127.0.0.1:PORT (no credentials needed).
 func (g *Geth) RPCURL() string { return "http://" + g.rpcAddr }
-
-// PID returns the process id of geth.
-func (g *Geth) PID() int { return g.cmd.Process.Pid }
 
 // Dir returns the node's directory (Dir/data is the datadir).
 func (g *Geth) Dir() string { return g.dir }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -270,25 +271,11 @@ func TestGethPopulateEthDeterministic(t *testing.T) {
 	}
 }
 
-// callFrame and txTrace mirror ethereum.CallFrame and ethereum.TxTrace
-// (debug_traceBlockByNumber with callTracer), kept local so that these
-// node tests do not depend on the client's package.
-type callFrame struct {
-	Type    string          `json:"type"`
-	From    common.Address  `json:"from"`
-	To      *common.Address `json:"to"`
-	Value   *hexutil.Big    `json:"value"`
-	Gas     hexutil.Uint64  `json:"gas"`
-	GasUsed hexutil.Uint64  `json:"gasUsed"`
-	Error   string          `json:"error"`
-	Calls   []callFrame     `json:"calls"`
-}
-
-type txTrace struct {
-	TxHash *common.Hash `json:"txHash"`
-	Result *callFrame   `json:"result"`
-	Error  string       `json:"error"`
-}
+// The node tests read traces with the extractor's own structs.
+type (
+	callFrame = ethereum.CallFrame
+	txTrace   = ethereum.TxTrace
+)
 
 // traceBlock returns the callTracer trace of the only transaction in
 // block n.

@@ -12,6 +12,7 @@ package bitcointest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/fundtrace/fundtrace/chains/internal/faulttest"
 	"io"
 	"log"
 	"net"
@@ -97,79 +98,41 @@ type FaultRequest struct {
 // the node's Stop or Restart itself (do that from another goroutine).
 type Fault func(FaultRequest) FaultAction
 
-type actionKind int
-
-const (
-	actNone actionKind = iota
-	actDelay
-	actStatus
-	actGarbage
-	actTruncate
-	actCloseConn
-	actWrongBlock
-)
-
-// FaultAction is what a Fault makes the node do with a request.
-type FaultAction struct {
-	kind   actionKind
-	delay  time.Duration
-	status int
-	body   string
-	header http.Header
-}
+// FaultAction is what a Fault makes the node do with a request
+// (chains/internal/faulttest).
+type FaultAction = faulttest.Action
 
 // None serves the request normally.
-func None() FaultAction { return FaultAction{} }
+func None() FaultAction { return faulttest.None() }
 
 // Delay waits d (or until the client gives up), then serves normally.
-func Delay(d time.Duration) FaultAction { return FaultAction{kind: actDelay, delay: d} }
+func Delay(d time.Duration) FaultAction { return faulttest.Delay(d) }
 
 // Status replies with the HTTP status code and a plain-text body instead
 // of serving. Add headers (Retry-After) with WithHeader.
-func Status(code int, body string) FaultAction {
-	return FaultAction{kind: actStatus, status: code, body: body}
-}
+func Status(code int, body string) FaultAction { return faulttest.Status(code, body) }
 
 // Garbage replies 200 with bytes that are neither JSON nor a block.
-func Garbage() FaultAction { return FaultAction{kind: actGarbage} }
+func Garbage() FaultAction { return faulttest.Garbage() }
 
 // Truncate sends the correct status and Content-Length but only half the
 // body, then closes the connection.
-func Truncate() FaultAction { return FaultAction{kind: actTruncate} }
+func Truncate() FaultAction { return faulttest.Truncate() }
 
 // CloseConn closes the connection without replying.
-func CloseConn() FaultAction { return FaultAction{kind: actCloseConn} }
+func CloseConn() FaultAction { return faulttest.CloseConn() }
+
+const wrongBlock = "wrong-block"
 
 // WrongBlock serves another block's bytes where a block is asked for
 // (getblock, /block/HASH/raw); other requests are served normally.
-func WrongBlock() FaultAction { return FaultAction{kind: actWrongBlock} }
-
-// WithHeader returns a copy of a with a response header added (for Status).
-func (a FaultAction) WithHeader(key, value string) FaultAction {
-	h := a.header.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	h.Add(key, value)
-	a.header = h
-	return a
-}
+func WrongBlock() FaultAction { return faulttest.Tagged(wrongBlock) }
 
 // Always returns a Fault applying a to every request.
-func Always(a FaultAction) Fault {
-	return func(FaultRequest) FaultAction { return a }
-}
+func Always(a FaultAction) Fault { return faulttest.Always[FaultRequest](a) }
 
 // Times returns a Fault applying a to the next n requests, then nothing.
-func Times(n int, a FaultAction) Fault {
-	var count atomic.Int64
-	return func(FaultRequest) FaultAction {
-		if count.Add(1) <= int64(n) {
-			return a
-		}
-		return None()
-	}
-}
+func Times(n int, a FaultAction) Fault { return faulttest.Times[FaultRequest](n, a) }
 
 // Node is a running fake node.
 type Node struct {
@@ -388,76 +351,19 @@ func (n *Node) handle(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		act = fault(FaultRequest{N: num, Ops: in.ops})
 	}
-	switch act.kind {
-	case actDelay:
-		t := time.NewTimer(act.delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
+	in.wrong = act.Tag() == wrongBlock
+	faulttest.Serve(w, r, act, func() faulttest.Response {
+		var rep reply
+		switch {
+		case !n.authorized(r):
+			rep = n.unauthorized()
+		case perr != nil:
+			rep = n.badRequest(perr)
+		default:
+			rep = n.serve(w, r, in)
 		}
-	case actStatus:
-		for k, vs := range act.header {
-			w.Header()[k] = vs
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(act.status)
-		_, _ = io.WriteString(w, act.body)
-		return
-	case actCloseConn:
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			_ = conn.Close()
-		}
-		return
-	case actWrongBlock:
-		in.wrong = true
-	}
-
-	var rep reply
-	switch {
-	case !n.authorized(r):
-		rep = n.unauthorized()
-	case perr != nil:
-		rep = n.badRequest(perr)
-	default:
-		rep = n.serve(w, r, in)
-	}
-
-	switch act.kind {
-	case actGarbage:
-		rep.status = http.StatusOK
-		rep.header = http.Header{"Content-Type": {"application/json"}}
-		rep.body = []byte("\x00\x01<html>garbage{]\"")
-	case actTruncate:
-		n.truncate(w, rep)
-		return
-	}
-	for k, vs := range rep.header {
-		w.Header()[k] = vs
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(rep.body)))
-	w.WriteHeader(rep.status)
-	_, _ = w.Write(rep.body)
-}
-
-// truncate writes rep's status line and headers with the full
-// Content-Length, half the body, and closes the connection.
-func (n *Node) truncate(w http.ResponseWriter, rep reply) {
-	conn, buf, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	_, _ = buf.WriteString("HTTP/1.1 " + strconv.Itoa(rep.status) + " " + http.StatusText(rep.status) + "\r\n")
-	for k, vs := range rep.header {
-		for _, v := range vs {
-			_, _ = buf.WriteString(k + ": " + v + "\r\n")
-		}
-	}
-	_, _ = buf.WriteString("Content-Length: " + strconv.Itoa(len(rep.body)) + "\r\n\r\n")
-	_, _ = buf.Write(rep.body[:len(rep.body)/2])
-	_ = buf.Flush()
+		return faulttest.Response{Status: rep.status, Header: rep.header, Body: rep.body}
+	})
 }
 
 func (n *Node) authorized(r *http.Request) bool {

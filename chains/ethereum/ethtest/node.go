@@ -12,12 +12,12 @@ package ethtest
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/fundtrace/fundtrace/chains/internal/faulttest"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,80 +68,38 @@ func (r FaultRequest) Has(method string) bool { return slices.Contains(r.Methods
 // is after the Fault returns.
 type Fault func(FaultRequest) FaultAction
 
-type actionKind int
-
-const (
-	actNone actionKind = iota
-	actDelay
-	actStatus
-	actGarbage
-	actTruncate
-	actCloseConn
-	actReply
-)
-
-// FaultAction is what a Fault makes the node do with a request.
-type FaultAction struct {
-	kind   actionKind
-	delay  time.Duration
-	status int
-	body   []byte
-	header http.Header
-}
+// FaultAction is what a Fault makes the node do with a request
+// (chains/internal/faulttest).
+type FaultAction = faulttest.Action
 
 // None serves the request normally.
-func None() FaultAction { return FaultAction{} }
+func None() FaultAction { return faulttest.None() }
 
 // Delay waits d (or until the client gives up), then serves normally.
-func Delay(d time.Duration) FaultAction { return FaultAction{kind: actDelay, delay: d} }
+func Delay(d time.Duration) FaultAction { return faulttest.Delay(d) }
 
 // Status replies with the HTTP status code and a plain-text body instead
 // of serving. Add headers (Retry-After) with WithHeader.
-func Status(code int, body string) FaultAction {
-	return FaultAction{kind: actStatus, status: code, body: []byte(body)}
-}
+func Status(code int, body string) FaultAction { return faulttest.Status(code, body) }
 
 // Reply replies with the status code and exactly body, as JSON.
-func Reply(code int, body []byte) FaultAction {
-	return FaultAction{kind: actReply, status: code, body: body}
-}
+func Reply(code int, body []byte) FaultAction { return faulttest.Reply(code, body) }
 
 // Garbage replies 200 with bytes that are not JSON.
-func Garbage() FaultAction { return FaultAction{kind: actGarbage} }
+func Garbage() FaultAction { return faulttest.Garbage() }
 
 // Truncate sends the correct status and Content-Length but only half the
 // body, then closes the connection.
-func Truncate() FaultAction { return FaultAction{kind: actTruncate} }
+func Truncate() FaultAction { return faulttest.Truncate() }
 
 // CloseConn closes the connection without replying.
-func CloseConn() FaultAction { return FaultAction{kind: actCloseConn} }
-
-// WithHeader returns a copy of a with a response header added.
-func (a FaultAction) WithHeader(key, value string) FaultAction {
-	h := a.header.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	h.Add(key, value)
-	a.header = h
-	return a
-}
+func CloseConn() FaultAction { return faulttest.CloseConn() }
 
 // Always returns a Fault applying a to every request.
-func Always(a FaultAction) Fault {
-	return func(FaultRequest) FaultAction { return a }
-}
+func Always(a FaultAction) Fault { return faulttest.Always[FaultRequest](a) }
 
 // Times returns a Fault applying a to the next n requests, then nothing.
-func Times(n int, a FaultAction) Fault {
-	var count atomic.Int64
-	return func(FaultRequest) FaultAction {
-		if count.Add(1) <= int64(n) {
-			return a
-		}
-		return None()
-	}
-}
+func Times(n int, a FaultAction) Fault { return faulttest.Times[FaultRequest](n, a) }
 
 // ForMethod returns a Fault applying f to the requests that call method
 // (alone or in a batch); f sees only those.
@@ -341,47 +299,10 @@ func (n *Node) handle(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		act = fault(FaultRequest{N: num, Methods: methods})
 	}
-	switch act.kind {
-	case actDelay:
-		t := time.NewTimer(act.delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	case actStatus:
-		for k, vs := range act.header {
-			w.Header()[k] = vs
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(act.status)
-		_, _ = w.Write(act.body)
-		return
-	case actReply:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(act.status)
-		_, _ = w.Write(act.body)
-		return
-	case actCloseConn:
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			_ = conn.Close()
-		}
-		return
-	}
-
-	status, ctype, out := n.serve(r, req, err)
-	if act.kind == actGarbage {
-		status, ctype, out = http.StatusOK, "application/json", []byte("\x00\x01<html>garbage{]\"")
-	}
-	if act.kind == actTruncate {
-		truncate(w, status, ctype, out)
-		return
-	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(status)
-	_, _ = w.Write(out)
+	faulttest.Serve(w, r, act, func() faulttest.Response {
+		status, ctype, out := n.serve(r, req, err)
+		return faulttest.Response{Status: status, Header: http.Header{"Content-Type": {ctype}}, Body: out}
+	})
 }
 
 // serve answers a request: status, content type and body.
@@ -510,21 +431,6 @@ func (n *Node) authorized(r *http.Request) bool {
 	}
 	u, p, ok := r.BasicAuth()
 	return ok && u == n.opts.User && p == n.opts.Password
-}
-
-// truncate writes the status line and headers with the full
-// Content-Length, half the body, and closes the connection.
-func truncate(w http.ResponseWriter, status int, ctype string, body []byte) {
-	conn, buf, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	_, _ = buf.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\n")
-	_, _ = buf.WriteString("Content-Type: " + ctype + "\r\n")
-	_, _ = buf.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
-	_, _ = buf.Write(body[:len(body)/2])
-	_ = buf.Flush()
 }
 
 func mustJSON(v any) []byte {
