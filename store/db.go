@@ -49,6 +49,7 @@ type DB struct {
 	dialect Dialect
 	log     *slog.Logger
 	where   string // the database, for messages; never contains a password
+	path    string // SQLite: the database file
 
 	mu        sync.Mutex
 	chainKeys map[string]int16
@@ -90,6 +91,19 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if db.dialect == SQLite {
+		// Processes opening one new file at once would each switch it to
+		// WAL (SQLITE_BUSY) and apply the migrations (goose locks
+		// sessions on PostgreSQL only; the second fails halfway with
+		// "duplicate column"). A lock file beside the database
+		// serialises the first connection and the migrations.
+		unlock, err := lockFile(pctx, db.path+".lock")
+		if err != nil {
+			db.x.Close()
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		defer unlock()
+	}
 	if err := db.x.PingContext(pctx); err != nil {
 		db.x.Close()
 		return nil, fmt.Errorf("%w: cannot connect to %s: %v", ErrUnavailable, db.where, unwrapDriver(err))
@@ -136,13 +150,13 @@ func openSQLite(path string) (*DB, error) {
 			return nil, fmt.Errorf("%w: create directory for %s: %v", ErrUnavailable, path, err)
 		}
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_txlock=immediate"
 	sdb := sql.OpenDB(sqliteConnector{dsn: dsn})
 	// One connection: SQLite allows one writer, and a single connection
 	// rules out SQLITE_BUSY between our own goroutines.
 	sdb.SetMaxOpenConns(1)
-	return &DB{x: sqlx.NewDb(sdb, "sqlite"), dialect: SQLite, where: "sqlite " + path}, nil
+	return &DB{x: sqlx.NewDb(sdb, "sqlite"), dialect: SQLite, where: "sqlite " + path, path: path}, nil
 }
 
 // Close releases the database.
