@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -126,5 +127,68 @@ func TestEthInconsistentBlock(t *testing.T) {
 	}
 	if _, err := s.StoredBlockHash(t.Context(), chains.ETHDev, 8); err != nil {
 		t.Errorf("block 8 before the bad one is not indexed: %v", err)
+	}
+}
+
+// TestEthFailover: with two --rpc endpoints, a first one that keeps
+// failing hands over to the second, and the result equals a run against
+// the second alone.
+func TestEthFailover(t *testing.T) {
+	chain := ethtest.NewChain(ethtest.ChainOptions{Height: 10})
+	bad := ethtest.NewNode(t, chain, ethtest.NodeOptions{})
+	good := ethtest.NewNode(t, chain, ethtest.NodeOptions{})
+	db, ref := sqliteDB(t), sqliteDB(t)
+	// The first endpoint answers the start-up checks, then fails every
+	// block request.
+	bad.SetFault(ethtest.ForMethod("eth_getBlockByNumber", func(r ethtest.FaultRequest) ethtest.FaultAction {
+		if len(r.Methods) > 1 {
+			return ethtest.Status(503, "overloaded")
+		}
+		return ethtest.None()
+	}))
+	r := fundtrace(t, "index", "--chain", "eth-dev", "--rpc", bad.URL(), "--rpc", good.URL(), "--db", db, "--timeout", "2s")
+	if r.code != 0 {
+		t.Fatalf("index with fail-over: %d %s", r.code, r.stderr)
+	}
+	if r := ethIndex(t, good.URL(), ref); r.code != 0 {
+		t.Fatalf("index: %d %s", r.code, r.stderr)
+	}
+	if got, want := ethSum(t, db), ethSum(t, ref); got != want {
+		t.Errorf("with fail-over:\n%s\nwant:\n%s", got, want)
+	}
+	// Besides its start-up checks, the second endpoint served the blocks.
+	if n := good.Calls("eth_getBlockByNumber"); n < 11 {
+		t.Errorf("the second endpoint served eth_getBlockByNumber %d times, want the 11 blocks", n)
+	}
+}
+
+// TestEthConfiguredChain: an EVM chain fundtrace does not know by name is
+// indexed from a --chains file; its chain id is checked and its native
+// symbol shown.
+func TestEthConfiguredChain(t *testing.T) {
+	cfg := t.TempDir() + "/chains.json"
+	if err := os.WriteFile(cfg, []byte(`{"chains":[{"id":"mynet","chain_id":4242,"symbol":"MYC","decimals":18,"name":"My net"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	node := ethtest.NewNode(t, ethtest.NewChain(ethtest.ChainOptions{Height: 5, ChainID: 4242}), ethtest.NodeOptions{})
+	db := sqliteDB(t)
+	if r := fundtrace(t, "index", "--chains", cfg, "--chain", "mynet", "--rpc", node.URL(), "--db", db); r.code != 0 {
+		t.Fatalf("index: %d %s", r.code, r.stderr)
+	}
+	st := fundtrace(t, "status", "--chains", cfg, "--chain", "mynet", "--db", db, "--format", "json")
+	if st.code != 0 || !strings.Contains(st.stdout, `"tip_height": 5`) {
+		t.Errorf("status: %d %s %s", st.code, st.stdout, st.stderr)
+	}
+	wrong := fundtrace(t, "index", "--chain", "eth-dev", "--rpc", node.URL(), "--db", sqliteDB(t))
+	if wrong.code != exitFailure || !strings.Contains(wrong.stderr, "4242") {
+		t.Errorf("eth-dev against chain 4242: %d %s", wrong.code, wrong.stderr)
+	}
+	for _, bad := range []string{`{"chains":[{"id":"btc","chain_id":1,"symbol":"X","decimals":18}]}`, `{"chains":[{"id":"x","symbol":"X","decimals":18}]}`, `{"chains":[{"id":"y","chain_id":5,"symbol":"Y"}]}`} {
+		if err := os.WriteFile(cfg, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := fundtrace(t, "status", "--chains", cfg, "--chain", "btc", "--db", db); r.code != exitBadInput {
+			t.Errorf("--chains %s: exit %d %s, want 2", bad, r.code, r.stderr)
+		}
 	}
 }
