@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 )
 
 // Source is what the indexer reads blocks from (indexer.Source), declared
@@ -193,6 +192,42 @@ func CheckSource(t testing.TB, src Source, want []chains.Hash) {
 	}
 }
 
+// CheckSourceContract checks the whole Source contract that needs no raw
+// blocks, so it holds sources of any ledger model, fakes and live nodes
+// alike: CheckSource against want; BlockHash and Block fail with
+// chains.ErrBeyondTip above the tip; concurrent readers get the same
+// blocks; a cancelled context makes every call return promptly with an
+// error; and a BlockRanger's Blocks(0, tip) are the blocks Block returns.
+func CheckSourceContract(t testing.TB, src Source, want []chains.Hash) {
+	t.Helper()
+	CheckSource(t, src, want)
+	tip := int64(len(want) - 1)
+	checkBeyondTip(t, src, []int64{tip + 1, tip + 100})
+	checkConcurrent(t, src, want)
+	checkCancelled(t, src)
+	type ranger interface {
+		Blocks(ctx context.Context, from, to int64) ([]chains.Block, error)
+	}
+	if r, ok := src.(ranger); ok {
+		bs, err := r.Blocks(t.Context(), 0, tip)
+		if err != nil {
+			t.Fatalf("Blocks(0, %d): %v", tip, err)
+		}
+		if len(bs) != len(want) {
+			t.Fatalf("Blocks(0, %d) returned %d blocks, want %d", tip, len(bs), len(want))
+		}
+		for h, b := range bs {
+			one, err := src.Block(t.Context(), int64(h))
+			if err != nil {
+				t.Fatalf("Block(%d): %v", h, err)
+			}
+			if b.Hash != want[h] || b.TxCount() != one.TxCount() {
+				t.Errorf("Blocks(0, %d)[%d] = %s with %d txs; Block(%d) = %s with %d", tip, h, b.Hash, b.TxCount(), h, one.Hash, one.TxCount())
+			}
+		}
+	}
+}
+
 // WaitTip polls src until its tip is (height, hash), calling Rescan first
 // each time when src is a Rescanner. It fails t after CatchUpTimeout.
 func WaitTip(t testing.TB, src Source, height int64, hash chains.Hash) {
@@ -341,17 +376,18 @@ func blockDiff(ctx context.Context, src Source, c *Chain, h int64) string {
 }
 
 // checkBeyondTip checks that BlockHash and Block fail with
-// bitcoin.ErrBeyondTip at every height of heights.
+// chains.ErrBeyondTip (bitcoin.ErrBeyondTip is the same error) at every
+// height of heights.
 func checkBeyondTip(t testing.TB, src Source, heights []int64) {
 	t.Helper()
 	for _, h := range heights {
 		hash, err := src.BlockHash(t.Context(), h)
-		if !errors.Is(err, bitcoin.ErrBeyondTip) {
-			t.Errorf("BlockHash(%d) = %s, %v; want an error wrapping bitcoin.ErrBeyondTip", h, hash, err)
+		if !errors.Is(err, chains.ErrBeyondTip) {
+			t.Errorf("BlockHash(%d) = %s, %v; want an error wrapping chains.ErrBeyondTip", h, hash, err)
 		}
 		b, err := src.Block(t.Context(), h)
-		if !errors.Is(err, bitcoin.ErrBeyondTip) {
-			t.Errorf("Block(%d) = block %s, %v; want an error wrapping bitcoin.ErrBeyondTip", h, b.Hash, err)
+		if !errors.Is(err, chains.ErrBeyondTip) {
+			t.Errorf("Block(%d) = block %s, %v; want an error wrapping chains.ErrBeyondTip", h, b.Hash, err)
 		}
 	}
 }
