@@ -46,8 +46,9 @@ type AccountTx struct {
 	GasUsed uint64
 	// GasPrice is the effective gas price paid per unit of gas.
 	GasPrice Amount
-	// Fee is GasUsed × GasPrice, paid by From whether or not the
-	// transaction succeeded.
+	// Fee is GasUsed × GasPrice, plus blob gas × blob gas price for
+	// EIP-4844 transactions, paid by From whether or not the transaction
+	// succeeded.
 	Fee Amount
 }
 

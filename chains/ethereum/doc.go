@@ -23,7 +23,9 @@
 //     it is split into the tip, (price − baseFee) × gasUsed, to the
 //     block's fee recipient (TransferFee), and the burn, baseFee ×
 //     gasUsed (TransferBurn, To ""). Before London the whole fee goes to
-//     the miner. Zero parts are left out.
+//     the miner. A blob transaction (EIP-4844) also pays blobGasUsed ×
+//     blobGasPrice, burned as a second TransferBurn and counted in the
+//     transaction's Fee. Zero parts are left out.
 //  2. Only when the transaction succeeded: its value, to the recipient
 //     (TransferCall) or to the created contract (TransferCreate).
 //  3. Only on success: internal transfers from the trace, in pre-order
@@ -80,9 +82,7 @@
 // Byzantium receipts have no status: the trace's top-level error decides,
 // and without traces the transaction is taken as successful (a failed
 // pre-Byzantium transaction without traces is therefore misread). Created
-// is set only for successful creations. Blob gas fees (EIP-4844) are not
-// read (the receipt fields are not decoded) and are missing from the
-// burns. A SELFDESTRUCT to the contract itself is recorded as a transfer
+// is set only for successful creations. A SELFDESTRUCT to the contract itself is recorded as a transfer
 // to itself, although the EVM burns that balance when it really destroys
 // the contract. Chains that do not burn the base fee are not modelled.
 package ethereum

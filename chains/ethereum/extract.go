@@ -224,6 +224,25 @@ func (x *extractor) tx(i int) (chains.AccountTx, error) {
 		burn.Mul(x.baseFee, gasUsed) // ≤ fee: no overflow
 		tip = new(uint256.Int).Sub(fee, burn)
 	}
+	// Blob transactions also buy blob gas, all of it burned.
+	blobFee := new(uint256.Int)
+	if r.BlobGasUsed != nil && *r.BlobGasUsed > 0 {
+		if r.BlobGasPrice == nil {
+			return chains.AccountTx{}, x.txErrf(i, "receipt has blobGasUsed %d but no blobGasPrice", uint64(*r.BlobGasUsed))
+		}
+		bp, err := toU256(r.BlobGasPrice)
+		if err != nil {
+			return chains.AccountTx{}, x.txErrf(i, "blob gas price: %v", err)
+		}
+		if _, overflow := blobFee.MulOverflow(bp, uint256.NewInt(uint64(*r.BlobGasUsed))); overflow {
+			return chains.AccountTx{}, x.txErrf(i, "blob fee %s × %d overflows", bp.Dec(), uint64(*r.BlobGasUsed))
+		}
+		total, overflow := new(uint256.Int).AddOverflow(fee, blobFee)
+		if overflow {
+			return chains.AccountTx{}, x.txErrf(i, "fee %s + blob fee %s overflows", fee.Dec(), blobFee.Dec())
+		}
+		fee = total
+	}
 
 	from := addrString(t.From)
 	atx := chains.AccountTx{
@@ -257,6 +276,9 @@ func (x *extractor) tx(i int) (chains.AccountTx, error) {
 	}
 	if !burn.IsZero() {
 		emit(chains.TransferBurn, "", from, "", burn, "", -1)
+	}
+	if !blobFee.IsZero() {
+		emit(chains.TransferBurn, "", from, "", blobFee, "", -1)
 	}
 	if !success {
 		return atx, nil

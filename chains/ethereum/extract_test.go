@@ -660,6 +660,7 @@ func TestExtractInconsistent(t *testing.T) {
 		}, []string{b1755, tx1, "overflows"}},
 		{"no gas price", raw1755635, func(r *RawBlock) { r.Receipts[1].EffectiveGasPrice, r.Block.Transactions[1].GasPrice = nil, nil }, []string{b1755, tx1, "no effectiveGasPrice"}},
 		{"price below base fee", london, func(r *RawBlock) { r.Receipts[0].EffectiveGasPrice = hbig("80869370966") }, []string{b1717, l0, "effective gas price 80869370966 below base fee 80869370967"}},
+		{"blob gas without price", london, func(r *RawBlock) { r.Receipts[0].BlobGasUsed = u64p(131072) }, []string{b1717, l0, "blobGasUsed 131072 but no blobGasPrice"}},
 		{"callTracer count", geth, func(r *RawBlock) { r.Calls = r.Calls[:1] }, []string{b1m, "1 callTracer traces for 2 transactions"}},
 		{"callTracer txHash", geth, func(r *RawBlock) { r.Calls[1].TxHash = &otherHash }, []string{b1m, m1, "trace is for tx 0x1111"}},
 		{"callTracer failed", geth, func(r *RawBlock) { r.Calls[1].Result, r.Calls[1].Error = nil, "execution timeout" }, []string{b1m, m1, `no trace (tracer error "execution timeout")`}},
@@ -952,5 +953,47 @@ func TestExtractMevInspectBlockBothSources(t *testing.T) {
 	}
 	if n := count(compare(t)); n != 21 {
 		t.Errorf("%d internal transfers after the reverts, want 21", n)
+	}
+}
+
+// TestExtractBlobFee: an EIP-4844 receipt's blob gas is paid by the sender
+// on top of the execution fee and burned, as a second burn after the
+// base-fee burn. (The real block is pre-Cancun; its first receipt is
+// given blob gas as a type-3 receipt carries it.)
+func TestExtractBlobFee(t *testing.T) {
+	p := mainnet(t)
+	raws, _, _ := londonBlocks(t)
+	plain, err := Extract(p, raws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws, _, _ = londonBlocks(t)
+	raws[0].Receipts[0].BlobGasUsed = u64p(2 * 131072)
+	raws[0].Receipts[0].BlobGasPrice = hbig("0x3")
+	blob, err := Extract(p, raws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := plain.Account.Txs[0].Fee.Add(chains.NewAmount(3 * 2 * 131072))
+	if got := blob.Account.Txs[0].Fee; got.Cmp(want) != 0 {
+		t.Errorf("fee with blob gas = %s, want %s", got, want)
+	}
+	var burns []string
+	for _, tr := range blob.Account.Transfers {
+		if tr.TxIndex == 0 && tr.Kind == chains.TransferBurn {
+			burns = append(burns, tr.Value.String())
+		}
+	}
+	var plainBurn string
+	for _, tr := range plain.Account.Transfers {
+		if tr.TxIndex == 0 && tr.Kind == chains.TransferBurn {
+			plainBurn = tr.Value.String()
+		}
+	}
+	if len(burns) != 2 || burns[0] != plainBurn || burns[1] != "786432" {
+		t.Errorf("burns of tx 0 = %v, want the base-fee burn %s then the blob burn 786432", burns, plainBurn)
+	}
+	if len(blob.Account.Transfers) != len(plain.Account.Transfers)+1 {
+		t.Errorf("%d transfers, want %d (one more burn)", len(blob.Account.Transfers), len(plain.Account.Transfers)+1)
 	}
 }

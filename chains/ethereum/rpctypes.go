@@ -64,6 +64,11 @@ type RPCReceipt struct {
 	GasUsed           hexutil.Uint64  `json:"gasUsed"`
 	EffectiveGasPrice *hexutil.Big    `json:"effectiveGasPrice"` // absent on old nodes: use the tx's gasPrice
 	Status            *hexutil.Uint64 `json:"status"`            // absent before Byzantium: see Root
+	// BlobGasUsed and BlobGasPrice are set for EIP-4844 blob transactions
+	// (type 3, from Cancun): the sender also pays, and burns, their
+	// product.
+	BlobGasUsed  *hexutil.Uint64 `json:"blobGasUsed"`
+	BlobGasPrice *hexutil.Big    `json:"blobGasPrice"`
 	Root              *hexutil.Bytes  `json:"root"`
 	Logs              []RPCLog        `json:"logs"`
 }
