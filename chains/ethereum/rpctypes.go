@@ -69,8 +69,8 @@ type RPCReceipt struct {
 	// product.
 	BlobGasUsed  *hexutil.Uint64 `json:"blobGasUsed"`
 	BlobGasPrice *hexutil.Big    `json:"blobGasPrice"`
-	Root              *hexutil.Bytes  `json:"root"`
-	Logs              []RPCLog        `json:"logs"`
+	Root         *hexutil.Bytes  `json:"root"`
+	Logs         []RPCLog        `json:"logs"`
 }
 
 // RPCLog is an event log of a receipt.
