@@ -485,63 +485,34 @@ func (w *AccountWriter) flush(ctx context.Context, tx *Tx, addrs []addrRow, bloc
 // relations tables. Rows whose counts fall to zero are deleted, so an
 // unwind leaves the tables as if the blocks had never been written.
 func (w *AccountWriter) applyFlows(ctx context.Context, tx *Tx, fl *flows, subtract bool) error {
-	// account_totals
-	tkeys := make([]totalKey, 0, len(fl.totals))
+	tkeys := make([]relKey, 0, len(fl.totals))
 	for key := range fl.totals {
-		tkeys = append(tkeys, key)
+		tkeys = append(tkeys, relKey{key.addr, 0, key.asset})
 	}
-	sort.Slice(tkeys, func(i, j int) bool {
-		a, b := tkeys[i], tkeys[j]
-		return a.addr < b.addr || a.addr == b.addr && a.asset < b.asset
-	})
-	addrSet := make(map[int64]struct{}, len(tkeys))
-	for _, key := range tkeys {
-		addrSet[key.addr] = struct{}{}
-	}
-	type stored struct {
-		Addr     int64  `db:"address_id"`
-		Party    int64  `db:"counterparty_id"`
-		Asset    int64  `db:"asset_id"`
-		Received string `db:"received"`
-		Sent     string `db:"sent"`
-		NIn      int64  `db:"n_in"`
-		NOut     int64  `db:"n_out"`
-	}
-	ids := make([]int64, 0, len(addrSet))
-	for id := range addrSet {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	old := make(map[relKey]flow)
-	for chunk := range chunks(ids, 500) {
-		var rows []stored
-		if err := tx.selectIn(ctx, &rows, `SELECT address_id, 0 AS counterparty_id, asset_id, received, sent, n_in, n_out
-			FROM account_totals WHERE chain = $1 AND address_id IN (?)`, w.key, chunk); err != nil {
-			return fmt.Errorf("read %s totals: %w", w.chain, err)
-		}
-		for _, r := range rows {
-			f, err := storedFlow(r.Received, r.Sent, r.NIn, r.NOut)
-			if err != nil {
-				return fmt.Errorf("read %s totals of address %d: %w", w.chain, r.Addr, err)
-			}
-			old[relKey{r.Addr, 0, r.Asset}] = f
-		}
-	}
-	var relRows []relKey
-	for _, key := range tkeys {
-		relRows = append(relRows, relKey{key.addr, 0, key.asset})
-	}
-	if err := w.upsertFlows(ctx, tx, "account_totals", relRows, func(k relKey) *flow { return fl.totals[totalKey{k.addr, k.asset}] }, old, subtract); err != nil {
+	old, err := w.readFlows(ctx, tx, "account_totals", tkeys)
+	if err != nil {
 		return err
 	}
-
-	// account_relations
+	if err := w.upsertFlows(ctx, tx, "account_totals", tkeys, func(k relKey) *flow { return fl.totals[totalKey{k.addr, k.asset}] }, old, subtract); err != nil {
+		return err
+	}
 	rkeys := make([]relKey, 0, len(fl.rels))
 	for key := range fl.rels {
 		rkeys = append(rkeys, key)
 	}
-	sort.Slice(rkeys, func(i, j int) bool {
-		a, b := rkeys[i], rkeys[j]
+	if old, err = w.readFlows(ctx, tx, "account_relations", rkeys); err != nil {
+		return err
+	}
+	return w.upsertFlows(ctx, tx, "account_relations", rkeys, func(k relKey) *flow { return fl.rels[k] }, old, subtract)
+}
+
+// readFlows returns the stored rows of table (account_totals, whose keys
+// have party 0, or account_relations) for exactly keys, and sorts keys. The keys go into a temporary table joined with table,
+// so an exchange with millions of counterparties costs only the pairs a
+// batch touched.
+func (w *AccountWriter) readFlows(ctx context.Context, tx *Tx, table string, keys []relKey) (map[relKey]flow, error) {
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
 		if a.addr != b.addr {
 			return a.addr < b.addr
 		}
@@ -550,34 +521,52 @@ func (w *AccountWriter) applyFlows(ctx context.Context, tx *Tx, fl *flows, subtr
 		}
 		return a.asset < b.asset
 	})
-	clear(old)
-	ids = ids[:0]
-	clear(addrSet)
-	for _, key := range rkeys {
-		if _, ok := addrSet[key.addr]; !ok {
-			addrSet[key.addr] = struct{}{}
-			ids = append(ids, key.addr)
-		}
+	old := make(map[relKey]flow, len(keys))
+	if len(keys) == 0 {
+		return old, nil
 	}
-	for chunk := range chunks(ids, 200) {
-		var rows []stored
-		if err := tx.selectIn(ctx, &rows, `SELECT address_id, counterparty_id, asset_id, received, sent, n_in, n_out
-			FROM account_relations WHERE chain = $1 AND address_id IN (?)`, w.key, chunk); err != nil {
-			return fmt.Errorf("read %s relations: %w", w.chain, err)
-		}
-		for _, r := range rows {
-			key := relKey{r.Addr, r.Party, r.Asset}
-			if fl.rels[key] == nil {
-				continue
-			}
-			f, err := storedFlow(r.Received, r.Sent, r.NIn, r.NOut)
-			if err != nil {
-				return fmt.Errorf("read %s relations of address %d: %w", w.chain, r.Addr, err)
-			}
-			old[key] = f
-		}
+	create := `CREATE TEMP TABLE IF NOT EXISTS flow_keys (address_id BIGINT, counterparty_id BIGINT, asset_id BIGINT)`
+	if tx.db.dialect == Postgres {
+		create += ` ON COMMIT DELETE ROWS`
 	}
-	return w.upsertFlows(ctx, tx, "account_relations", rkeys, func(k relKey) *flow { return fl.rels[k] }, old, subtract)
+	if _, err := tx.x.ExecContext(ctx, create); err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, mapError(err))
+	}
+	if err := tx.bulkInsert(ctx, "flow_keys", []string{"address_id", "counterparty_id", "asset_id"}, len(keys),
+		func(i int, v []any) { v[0], v[1], v[2] = keys[i].addr, keys[i].party, keys[i].asset }); err != nil {
+		return nil, err
+	}
+	q := `SELECT t.address_id, 0 AS counterparty_id, t.asset_id, t.received, t.sent, t.n_in, t.n_out
+		FROM flow_keys k JOIN account_totals t
+		ON t.chain = $1 AND t.address_id = k.address_id AND t.asset_id = k.asset_id`
+	if table == "account_relations" {
+		q = `SELECT t.address_id, t.counterparty_id, t.asset_id, t.received, t.sent, t.n_in, t.n_out
+		FROM flow_keys k JOIN account_relations t
+		ON t.chain = $1 AND t.address_id = k.address_id AND t.counterparty_id = k.counterparty_id AND t.asset_id = k.asset_id`
+	}
+	var rows []struct {
+		Addr     int64  `db:"address_id"`
+		Party    int64  `db:"counterparty_id"`
+		Asset    int64  `db:"asset_id"`
+		Received string `db:"received"`
+		Sent     string `db:"sent"`
+		NIn      int64  `db:"n_in"`
+		NOut     int64  `db:"n_out"`
+	}
+	if err := tx.x.SelectContext(ctx, &rows, q, w.key); err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, mapError(err))
+	}
+	if _, err := tx.x.ExecContext(ctx, `DELETE FROM flow_keys`); err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, mapError(err))
+	}
+	for _, r := range rows {
+		f, err := storedFlow(r.Received, r.Sent, r.NIn, r.NOut)
+		if err != nil {
+			return nil, fmt.Errorf("read %s %s of address %d: %w", w.chain, table, r.Addr, err)
+		}
+		old[relKey{r.Addr, r.Party, r.Asset}] = f
+	}
+	return old, nil
 }
 
 func storedFlow(received, sent string, nIn, nOut int64) (flow, error) {
