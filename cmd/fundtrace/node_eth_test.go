@@ -290,42 +290,66 @@ func TestNodeEthReorg(t *testing.T) {
 // geth chain, on both stores: the resumed result equals an uninterrupted
 // run.
 func TestNodeEthCrash(t *testing.T) {
-	g, _ := gethNode(t, 3, "crash")
+	g, _ := gethNode(t, 6, "crash")
 	for _, backend := range []string{"postgres", "sqlite"} {
 		t.Run(backend, func(t *testing.T) {
 			url, ref := sqliteURL(t), sqliteURL(t)
 			if backend == "postgres" {
 				url, ref = storetest.PostgresDatabase(t), storetest.PostgresDatabase(t)
 			}
-			args := []string{"index", "--chain", ethDev, "--rpc", g.RPCURL(), "--db", url,
-				"--batch-txs", "5", "--fetch-blocks", "2", "--workers", "2"}
+			// Small batches and one worker: many commits to land between.
+			opts := []string{"--batch-txs", "2", "--fetch-blocks", "1", "--workers", "1"}
+			args := append([]string{"index", "--chain", ethDev, "--rpc", g.RPCURL(), "--db", url}, opts...)
+			refArgs := append([]string{"index", "--chain", ethDev, "--rpc", g.RPCURL(), "--db", ref}, opts...)
+			// How long an uninterrupted child run takes, start-up included,
+			// and a run with nothing to do: kills land within the sync.
 			begin := time.Now()
-			indexEth(t, g.RPCURL(), ref, "--batch-txs", "5", "--fetch-blocks", "2", "--workers", "2")
+			if c := startEth(t, refArgs...); c.wait(t) != 0 {
+				t.Fatalf("uninterrupted run failed: %s", c.stderr)
+			}
 			full := time.Since(begin)
+			begin = time.Now()
+			if c := startEth(t, refArgs...); c.wait(t) != 0 {
+				t.Fatalf("no-op run failed: %s", c.stderr)
+			}
+			startup := time.Since(begin)
+			total, err := openStore(t, ref).Status(t.Context(), chains.ETHDev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := openStore(t, url)
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 			kills := 0
-			for round := 0; round < 12; round++ {
+			for round := 0; ; round++ {
 				c := startEth(t, args...)
-				d := time.Duration(rng.Float64() * float64(full))
+				if round == 15 {
+					if code := c.wait(t); code != 0 {
+						t.Fatalf("final run failed: exit %d: %s", code, c.stderr)
+					}
+					break
+				}
+				left := 1.0
+				if st, err := db.Status(t.Context(), chains.ETHDev); err == nil {
+					left = float64(total.Transfers-st.Transfers) / float64(total.Transfers)
+				}
+				d := startup + time.Duration(rng.Float64()*0.5*left*float64(full-startup))
 				select {
 				case <-c.done:
 					c.done <- nil
 				case <-time.After(d):
 					_ = c.cmd.Process.Signal(syscall.SIGKILL)
 				}
-				switch code := c.wait(t); code {
-				case -1:
-					kills++
-				case 0:
-				default:
+				code := c.wait(t)
+				if code == 0 {
+					break // finished by itself
+				}
+				if code != -1 {
 					t.Fatalf("run failed: exit %d: %s", code, c.stderr)
 				}
+				kills++
 			}
-			if c := startEth(t, args...); c.wait(t) != 0 {
-				t.Fatalf("final run failed: %s", c.stderr)
-			}
-			t.Logf("%s: full sync %s, %d runs killed", backend, full.Round(time.Millisecond), kills)
-			if kills < 3 {
+			t.Logf("%s: a full run takes %s (start-up %s); %d runs killed", backend, full.Round(time.Millisecond), startup.Round(time.Millisecond), kills)
+			if kills < 4 {
 				t.Errorf("only %d kills: the test did not test much", kills)
 			}
 			if a, b := ethChecksum(t, url), ethChecksum(t, ref); a != b {
