@@ -380,9 +380,14 @@ func (db *DB) AccountAddressSummary(ctx context.Context, chain chains.ID, addres
 	return out, nil
 }
 
-func pageStart(page string, def int64) (int64, error) {
+// pageCursor checks a page size and returns the position a page token
+// names, or start for the first page ("").
+func pageCursor(page string, size int, start int64) (int64, error) {
+	if size <= 0 || size > MaxPageSize {
+		return 0, fmt.Errorf("page size %d: want 1 to %d", size, MaxPageSize)
+	}
 	if page == "" {
-		return def, nil
+		return start, nil
 	}
 	v, err := strconv.ParseInt(page, 36, 64)
 	if err != nil || v < 0 {
@@ -395,10 +400,7 @@ func pageStart(page string, def int64) (int64, error) {
 // page is the NextPage of the previous page, or "" for the first.
 func (db *DB) AccountTransfers(ctx context.Context, chain chains.ID, address, page string, size int) (TransferPage, error) {
 	res := TransferPage{Transfers: []AccountTransfer{}}
-	if size <= 0 || size > MaxPageSize {
-		return res, fmt.Errorf("page size %d: want 1 to %d", size, MaxPageSize)
-	}
-	before, err := pageStart(page, 1<<62)
+	before, err := pageCursor(page, size, 1<<62)
 	if err != nil {
 		return res, err
 	}
@@ -433,10 +435,7 @@ func (db *DB) AccountTransfers(ctx context.Context, chain chains.ID, address, pa
 // exchanged value with, per asset, in the order of their ids.
 func (db *DB) AccountCounterparties(ctx context.Context, chain chains.ID, address, page string, size int) (CounterpartyPage, error) {
 	res := CounterpartyPage{Counterparties: []Counterparty{}}
-	if size <= 0 || size > MaxPageSize {
-		return res, fmt.Errorf("page size %d: want 1 to %d", size, MaxPageSize)
-	}
-	after, err := pageStart(page, 0)
+	after, err := pageCursor(page, size, 0)
 	if err != nil {
 		return res, err
 	}

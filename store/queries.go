@@ -414,10 +414,7 @@ const MaxPageSize = 1000
 // page is the NextPage of the previous page, or "" for the first.
 func (db *DB) AddressTxs(ctx context.Context, chain chains.ID, address, page string, size int) (AddressTxPage, error) {
 	res := AddressTxPage{Txs: []AddressTx{}}
-	if size <= 0 || size > MaxPageSize {
-		return res, fmt.Errorf("page size %d: want 1 to %d", size, MaxPageSize)
-	}
-	before, err := pageStart(page, 1<<62)
+	before, err := pageCursor(page, size, 1<<62)
 	if err != nil {
 		return res, err
 	}
