@@ -24,6 +24,9 @@ var checksumTables = []struct{ table, order string }{
 	{"tokens", "address_id"},
 	{"account_totals", "address_id, asset_id"},
 	{"account_relations", "address_id, counterparty_id, asset_id"},
+	{"cluster_edges", "tx_id, a_id, b_id, rule"},
+	{"address_clusters", "address_id"},
+	{"coinjoins", "tx_id"},
 }
 
 var binaryColumns = map[string]bool{"hash": true, "prev_hash": true, "merkle_root": true, "script": true}

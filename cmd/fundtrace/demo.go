@@ -10,6 +10,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/heuristics/cluster"
 	"github.com/fundtrace/fundtrace/indexer"
 	"github.com/fundtrace/fundtrace/internal/bundle"
 	"github.com/fundtrace/fundtrace/store"
@@ -95,7 +96,12 @@ shows what fundtrace can answer. With --db it uses that database instead.`,
 			}
 			printAddress(out, s, &page)
 
-			fmt.Fprintf(out, "\n== 4. Ethereum: mainnet blocks %d..%d (bundled node answers, June 2016) ==\n", bundle.EthFirst, bundle.EthLast)
+			fmt.Fprintf(out, "\n== 4. A cluster: addresses one owner spent together ==\n")
+			if err := a.demoCluster(ctx, db); err != nil {
+				return err
+			}
+
+			fmt.Fprintf(out, "\n== 5. Ethereum: mainnet blocks %d..%d (bundled node answers, June 2016) ==\n", bundle.EthFirst, bundle.EthLast)
 			if err := a.demoEthereum(ctx, db); err != nil {
 				return err
 			}
@@ -110,6 +116,7 @@ shows what fundtrace can answer. With --db it uses that database instead.`,
   fundtrace block --chain btc 170%[1]s
   fundtrace tx --chain btc %[2]s%[1]s --format json
   fundtrace address --chain btc 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa%[1]s --txs
+  fundtrace cluster stats --chain btc%[1]s
   fundtrace index --chain btc --blocks-dir ~/.bitcoin/blocks      (your own node's blocks)
   fundtrace tx --chain eth %[3]s%[1]s
   fundtrace address --chain eth %[4]s%[1]s --counterparties
@@ -162,5 +169,42 @@ func (a *app) demoEthereum(ctx context.Context, db *store.DB) error {
 		return err
 	}
 	printAccountAddress(out, s, nil, &parties)
+	return nil
+}
+
+// demoCluster shows the largest cluster of the bundled blocks and explains
+// how its root and one member were joined.
+func (a *app) demoCluster(ctx context.Context, db *store.DB) error {
+	out := a.stdout
+	st, err := db.ClusterStatistics(ctx, chains.BTC)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d addresses form %d clusters; %d hold several addresses, the largest %d.\n",
+		st.Addresses, st.Clusters, st.MultiAddressClusters, st.Largest)
+	if st.LargestID == 0 {
+		return nil
+	}
+	members, err := db.ClusterMembers(ctx, chains.BTC, st.LargestID, "", 200)
+	if err != nil {
+		return err
+	}
+	root, last := members.Addresses[0], members.Addresses[len(members.Addresses)-1]
+	c, err := db.ClusterOfAddress(ctx, chains.BTC, root)
+	if err != nil {
+		return err
+	}
+	info, _ := chains.Lookup(chains.BTC)
+	fmt.Fprintf(out, "cluster %d: %d addresses, received %s, holds %s, active blocks %d..%d\n",
+		c.ID, c.Size, coins(c.TotalReceived, info), coins(c.Balance, info), c.FirstTx.Height, c.LastTx.Height)
+	steps, err := db.ClusterPath(ctx, chains.BTC, root, last, func(r uint8) string { return cluster.Rule(r).String() })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "why %s and %s are one owner's:\n", root, last)
+	for _, s := range steps {
+		fmt.Fprintf(out, "  %s\n    → tx %s (block %d): %s, confidence %d%%\n", s.From, s.Tx, s.Height, s.RuleName, s.Confidence)
+	}
+	fmt.Fprintf(out, "  %s\n", last)
 	return nil
 }

@@ -235,7 +235,8 @@ func (a *app) runIndex(ctx context.Context, db *store.DB, src indexer.Source, cf
 	if isAccountChain(cfg.Chain) {
 		stages = []indexer.Stage{indexer.NewAccountStage(db.NewAccountWriter(cfg.Chain, store.AccountWriterOptions{}))}
 	} else {
-		stages = []indexer.Stage{indexer.NewUTXOStage(db.NewUTXOWriter(cfg.Chain, store.UTXOWriterOptions{Resolver: r.resolver}))}
+		stages = []indexer.Stage{indexer.NewUTXOStage(db.NewUTXOWriter(cfg.Chain, store.UTXOWriterOptions{Resolver: r.resolver})),
+			indexer.NewClusterStage(cfg.Chain)}
 	}
 	cfg.Logger = a.log
 	bar := newProgress(a.stderr)

@@ -45,11 +45,16 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exit %d\nstderr: %s", r.code, r.stderr)
 	}
 	for _, want := range []string{
-		"tip           14131  00000000b3e750f37fdb42e1018799a9f44b546d393b130b369590a072430a1c",
+		"tip            14131  00000000b3e750f37fdb42e1018799a9f44b546d393b130b369590a072430a1c",
 		"transaction f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16",
 		"0  1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3  10.00000000 BTC  [p2pk]",
 		"balance     18.00000000 BTC",
 		"received    195.00000000 BTC in 6 transactions",
+		// Clustering of the bundled blocks: 69 transactions spend from
+		// several addresses; the largest cluster gathers 70 addresses.
+		"68 hold several addresses, the largest 70",
+		"(block 11666): cioh, confidence 90%",
+		"0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q\n%s", want, r.stdout)
@@ -92,6 +97,12 @@ func TestJSONGolden(t *testing.T) {
 		"address-12cb": {"address", "--chain", "btc", "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", "--txs", "--page-size", "4"},
 		"address-page2": {"address", "--chain", "btc", "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", "--txs", "--page-size", "4",
 			"--page", "53"},
+		// The largest cluster of the bundled blocks (70 addresses, merged
+		// by the 10-input tx of block 11666 and others).
+		"cluster-show":  {"cluster", "show", "--chain", "btc", "1A1Pq4fdRpSRPabERxDsXbGCWH1z52g8sg", "--page-size", "5"},
+		"cluster-why":   {"cluster", "why", "--chain", "btc", "1Guko8sGncHxkFiMESyNpeFQ288YLP664R", "1A1Pq4fdRpSRPabERxDsXbGCWH1z52g8sg"},
+		"cluster-apart": {"cluster", "why", "--chain", "btc", "1Guko8sGncHxkFiMESyNpeFQ288YLP664R", "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"},
+		"cluster-stats": {"cluster", "stats", "--chain", "btc"},
 	}
 	for store, u := range indexed(t) {
 		for name, args := range queries {

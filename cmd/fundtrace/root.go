@@ -116,7 +116,7 @@ embedded SQLite file in your data directory.`,
 	root.PersistentFlags().StringVar(&a.logLvl, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&a.chainsFile, "chains", os.Getenv("FUNDTRACE_CHAINS"),
 		"JSON file of further EVM chains (id, chain_id, symbol, decimals, name; env FUNDTRACE_CHAINS)")
-	root.AddCommand(a.indexCmd(), a.statusCmd(), a.blockCmd(), a.txCmd(), a.addressCmd(), a.demoCmd(), a.benchCmd(), a.migrateCmd())
+	root.AddCommand(a.indexCmd(), a.statusCmd(), a.blockCmd(), a.txCmd(), a.addressCmd(), a.clusterCmd(), a.demoCmd(), a.benchCmd(), a.migrateCmd())
 	return root
 }
 

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/heuristics/cluster"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+func (a *app) clusterCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Clusters of addresses held by one owner: show, why, stats",
+		Long: `Clustering groups the addresses of a UTXO chain that one owner controls. It runs
+as the indexer's "cluster" stage: every non-coinbase transaction that no
+detector flags as a CoinJoin merges its input addresses (common-input
+ownership), and every merge is kept with its evidence (transaction, rule,
+confidence, height). See docs/heuristics.md.`,
+	}
+	cmd.AddCommand(a.clusterShowCmd(), a.clusterWhyCmd(), a.clusterStatsCmd())
+	return cmd
+}
+
+func (a *app) clusterShowCmd() *cobra.Command {
+	var (
+		page     string
+		pageSize int
+	)
+	cmd := &cobra.Command{
+		Use:   "show ADDRESS",
+		Short: "Show the cluster of an address: id, size, totals, first and last seen, members",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			chain, err := a.chainID()
+			if err != nil {
+				return err
+			}
+			addr, err := canonicalAddress(chain, args[0])
+			if err != nil {
+				return badInput("%v", err)
+			}
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				c, err := db.ClusterOfAddress(cmd.Context(), chain, addr)
+				if err != nil {
+					return notFound(err)
+				}
+				members, err := db.ClusterMembers(cmd.Context(), chain, c.ID, page, pageSize)
+				if err != nil {
+					return badInput("%v", err)
+				}
+				if a.format == "json" {
+					return a.writeJSON(struct {
+						store.Cluster
+						store.ClusterMemberPage
+					}{c, members})
+				}
+				info, _ := chains.Lookup(chain)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "cluster\t%d (root %s)\naddresses\t%d\n", c.ID, c.Root, c.Size)
+				fmt.Fprintf(tw, "balance\t%s\nreceived\t%s\nspent\t%s\n", coins(c.Balance, info), coins(c.TotalReceived, info), coins(c.TotalSpent, info))
+				fmt.Fprintf(tw, "first seen\tblock %d, %s, tx %s\n", c.FirstTx.Height, utc(c.FirstTx.Timestamp), c.FirstTx.TxID)
+				fmt.Fprintf(tw, "last seen\tblock %d, %s, tx %s\n", c.LastTx.Height, utc(c.LastTx.Timestamp), c.LastTx.TxID)
+				tw.Flush()
+				fmt.Fprintf(a.stdout, "members:\n")
+				for _, m := range members.Addresses {
+					fmt.Fprintf(a.stdout, "  %s\n", m)
+				}
+				if members.NextPage != "" {
+					fmt.Fprintf(a.stdout, "more: --page %s\n", members.NextPage)
+				}
+				return nil
+			})
+		},
+	}
+	a.addChainFlag(cmd)
+	cmd.Flags().StringVar(&page, "page", "", "continue the member list from the next_page token it printed")
+	cmd.Flags().IntVar(&pageSize, "page-size", 25, "members per page")
+	return cmd
+}
+
+func (a *app) clusterWhyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "why ADDRESS_A ADDRESS_B",
+		Short: "Explain why two addresses are in one cluster: the shortest chain of merges",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			chain, err := a.chainID()
+			if err != nil {
+				return err
+			}
+			var addrs [2]string
+			for i, s := range args {
+				if addrs[i], err = canonicalAddress(chain, s); err != nil {
+					return badInput("%v", err)
+				}
+			}
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				steps, err := db.ClusterPath(cmd.Context(), chain, addrs[0], addrs[1], func(r uint8) string { return cluster.Rule(r).String() })
+				if errors.Is(err, store.ErrNotClustered) {
+					if a.format == "json" {
+						return a.writeJSON(struct {
+							Clustered bool   `json:"clustered"`
+							Reason    string `json:"reason"`
+						}{false, err.Error()})
+					}
+					fmt.Fprintf(a.stdout, "not clustered: %v\n", strings.TrimPrefix(err.Error(), store.ErrNotClustered.Error()+": "))
+					return nil
+				}
+				if err != nil {
+					return notFound(err)
+				}
+				if a.format == "json" {
+					return a.writeJSON(struct {
+						Clustered bool             `json:"clustered"`
+						Path      []store.PathStep `json:"path"`
+					}{true, steps})
+				}
+				fmt.Fprintf(a.stdout, "%s and %s are in one cluster, %d merge(s) apart:\n", addrs[0], addrs[1], len(steps))
+				for _, s := range steps {
+					fmt.Fprintf(a.stdout, "  %s\n    → tx %s (block %d), rule %s, confidence %d%%\n", s.From, s.Tx, s.Height, s.RuleName, s.Confidence)
+				}
+				if len(steps) > 0 {
+					fmt.Fprintf(a.stdout, "  %s\n", steps[len(steps)-1].To)
+				}
+				return nil
+			})
+		},
+	}
+	a.addChainFlag(cmd)
+	return cmd
+}
+
+func (a *app) clusterStatsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Statistics of a chain's clustering: clusters, multi-address clusters, largest, size distribution",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
+				st, err := db.ClusterStatistics(cmd.Context(), chain)
+				if err != nil {
+					return notFound(err)
+				}
+				if a.format == "json" {
+					return a.writeJSON(st)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "addresses\t%d\nclusters\t%d\nmulti-address clusters\t%d\n", st.Addresses, st.Clusters, st.MultiAddressClusters)
+				fmt.Fprintf(tw, "largest cluster\t%d addresses (cluster %d)\nmerges\t%d\nCoinJoins (not merged)\t%d\n", st.Largest, st.LargestID, st.Edges, st.CoinJoins)
+				tw.Flush()
+				fmt.Fprintf(a.stdout, "size distribution:\n")
+				names := make([]string, 0, len(st.Sizes))
+				for n := range st.Sizes {
+					names = append(names, n)
+				}
+				order := map[string]int{"1": 0, "2": 1, "3-9": 2, "10-99": 3, "100-999": 4, "1000-9999": 5, "10000+": 6}
+				sort.Slice(names, func(i, j int) bool { return order[names[i]] < order[names[j]] })
+				for _, n := range names {
+					fmt.Fprintf(a.stdout, "  %-10s %d\n", n, st.Sizes[n])
+				}
+				return nil
+			})
+		},
+	}
+	a.addChainFlag(cmd)
+	return cmd
+}
