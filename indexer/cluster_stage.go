@@ -9,10 +9,21 @@ import (
 	"github.com/fundtrace/fundtrace/store"
 )
 
+// payJoinSignalsToHold is how many PayJoin signals (cluster.PayJoinSignals)
+// make a transaction's common-input merges held back (algorithms.md §2.4).
+const payJoinSignalsToHold = 2
+
+// payJoinFrom is the first Bitcoin mainnet height at which PayJoin (BIP78,
+// released in BTCPay Server in spring 2020) can occur; before it, round
+// 2009-era amounts would look like PayJoin signals.
+const payJoinFrom = 620_000
+
 // ClusterStage clusters a UTXO chain as it is indexed: every non-coinbase
 // transaction that no detector flags as a CoinJoin merges its input
 // addresses (common-input ownership), every merge stored with its
-// evidence; flagged CoinJoins are recorded with detector and confidence.
+// evidence; flagged CoinJoins are recorded with detector and confidence;
+// the merges of transactions with two or more PayJoin signals are stored
+// but held back.
 // It runs after the UTXO stage, in the same transaction, and reads the
 // inputs that stage resolved. Unwind removes the merges above the fork and
 // rebuilds the clusters they touched, so the clusters always equal a
@@ -64,9 +75,12 @@ func (s *ClusterStage) Forward(ctx context.Context, tx *store.Tx, blocks []chain
 					flags = append(flags, store.CoinJoinFlag{TxID: id, Height: blk.Height, Detector: cj.Detector,
 						Confidence: uint8(cj.Confidence), Denomination: int64(cj.Denomination), Participants: cj.Participants})
 				} else {
+					// Two or more PayJoin signals: the inputs may be two
+					// wallets'; keep the evidence, do not merge.
+					held := s.payJoinPossible(blk.Height) && len(cluster.PayJoinSignals(&view)) >= payJoinSignalsToHold
 					for _, e := range cluster.CIOH(&view, id, ids) {
 						edges = append(edges, store.ClusterEdge{A: e.A, B: e.B, TxID: e.TxID, Height: e.Height,
-							Rule: uint8(e.Rule), Confidence: uint8(e.Confidence)})
+							Rule: uint8(e.Rule), Confidence: uint8(e.Confidence), Held: held})
 					}
 				}
 			}
@@ -74,6 +88,11 @@ func (s *ClusterStage) Forward(ctx context.Context, tx *store.Tx, blocks []chain
 		}
 	}
 	return tx.AddClusterEdges(ctx, s.chain, edges, flags)
+}
+
+// payJoinPossible reports whether a transaction at height may be a PayJoin.
+func (s *ClusterStage) payJoinPossible(height int64) bool {
+	return s.chain != chains.BTC || height >= payJoinFrom
 }
 
 // Unwind implements Stage.

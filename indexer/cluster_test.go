@@ -121,7 +121,8 @@ func naiveClusters(t testing.TB, src indexer.Source, tip int64, skip map[chains.
 }
 
 // storedClusters reads every multi-address cluster of db as sorted address
-// lists, sorted, and the CoinJoins it flagged.
+// lists, sorted, and the transactions it did not merge (CoinJoins and
+// held-back merges).
 func storedClusters(t testing.TB, db *store.DB, chain chains.ID, tip int64) ([][]string, map[chains.Hash]bool) {
 	t.Helper()
 	ctx := context.Background()
@@ -138,6 +139,15 @@ func storedClusters(t testing.TB, db *store.DB, chain chains.ID, tip int64) ([][
 				t.Fatal(err)
 			} else if cj != nil {
 				skip[id] = true
+			}
+			merges, err := db.TxMerges(ctx, chain, id, func(uint8) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range merges {
+				if !m.Merged {
+					skip[id] = true // held back: PayJoin signals
+				}
 			}
 			tx, err := db.TxByHash(ctx, chain, id)
 			if err != nil {
@@ -206,7 +216,7 @@ func TestClusterSynthEqualsNaive(t *testing.T) {
 		if g, w := render(got), render(want); g != w {
 			t.Errorf("clusters differ from the independent clustering:\n%s\nwant:\n%s", g, w)
 		}
-		t.Logf("%d multi-address clusters, %d CoinJoins flagged", len(got), len(skip))
+		t.Logf("%d multi-address clusters; %d transactions flagged as CoinJoins or held back", len(got), len(skip))
 
 		scratch := storetest.SQLite(t)
 		clusterIndex(t, scratch, openRegtestDir(t, dir), chains.BTCRegtest, 5000, -1)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,6 +60,9 @@ type ClusterEdge struct {
 	Height     int64
 	Rule       uint8 // heuristics/cluster.Rule
 	Confidence uint8 // percent
+	// Held keeps the edge as evidence without merging (a transaction
+	// with PayJoin signals).
+	Held bool
 }
 
 // CoinJoinFlag records a transaction a detector flagged as a CoinJoin.
@@ -90,12 +94,16 @@ func (tx *Tx) AddClusterEdges(ctx context.Context, chain chains.ID, edges []Clus
 	if len(edges) == 0 {
 		return nil
 	}
-	if err := tx.bulkInsert(ctx, "cluster_edges", []string{"chain", "tx_id", "a_id", "b_id", "rule", "height", "confidence"}, len(edges),
+	if err := tx.bulkInsert(ctx, "cluster_edges", []string{"chain", "tx_id", "a_id", "b_id", "rule", "height", "confidence", "merged"}, len(edges),
 		func(i int, v []any) {
 			e := &edges[i]
-			v[0], v[1], v[2], v[3], v[4], v[5], v[6] = k, e.TxID, e.A, e.B, int16(e.Rule), e.Height, int16(e.Confidence)
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = k, e.TxID, e.A, e.B, int16(e.Rule), e.Height, int16(e.Confidence), !e.Held
 		}); err != nil {
 		return err
+	}
+	edges = slices.DeleteFunc(slices.Clone(edges), func(e ClusterEdge) bool { return e.Held })
+	if len(edges) == 0 {
+		return nil
 	}
 	// The current cluster of every endpoint (itself when alone).
 	ends := map[int64]int64{}
@@ -242,7 +250,7 @@ func (tx *Tx) UnwindClusters(ctx context.Context, chain chains.ID, height int64)
 			A int64 `db:"a_id"`
 			B int64 `db:"b_id"`
 		}
-		if err := tx.selectIn(ctx, &rows, `SELECT a_id, b_id FROM cluster_edges WHERE chain = $1 AND a_id IN (?)`, k, chunk); err != nil {
+		if err := tx.selectIn(ctx, &rows, `SELECT a_id, b_id FROM cluster_edges WHERE chain = $1 AND a_id IN (?) AND merged`, k, chunk); err != nil {
 			return fmt.Errorf("unwind clusters of %s: %w", chain, err)
 		}
 		for _, r := range rows {

@@ -148,6 +148,7 @@ type ClusterStats struct {
 	// "100-999", "1000-9999", "10000+".
 	Sizes     map[string]int64 `json:"size_distribution"`
 	Edges     int64            `json:"no_merges"`
+	Held      int64            `json:"no_held_merges"` // kept as evidence, not merged
 	CoinJoins int64            `json:"no_coinjoins"`
 }
 
@@ -192,7 +193,10 @@ func (db *DB) ClusterStatistics(ctx context.Context, chain chains.ID) (ClusterSt
 	if st.Largest == 0 && st.Addresses > 0 {
 		st.Largest = 1
 	}
-	if err := db.x.GetContext(ctx, &st.Edges, `SELECT COUNT(*) FROM cluster_edges WHERE chain = $1`, k); err != nil {
+	if err := db.x.GetContext(ctx, &st.Edges, `SELECT COUNT(*) FROM cluster_edges WHERE chain = $1 AND merged`, k); err != nil {
+		return st, fmt.Errorf("clusters of %s: %w", chain, mapError(err))
+	}
+	if err := db.x.GetContext(ctx, &st.Held, `SELECT COUNT(*) FROM cluster_edges WHERE chain = $1 AND NOT merged`, k); err != nil {
 		return st, fmt.Errorf("clusters of %s: %w", chain, mapError(err))
 	}
 	if err := db.x.GetContext(ctx, &st.CoinJoins, `SELECT COUNT(*) FROM coinjoins WHERE chain = $1`, k); err != nil {
@@ -258,12 +262,12 @@ func (db *DB) ClusterPath(ctx context.Context, chain chains.ID, a, b string, rul
 		for chunk := range chunks(frontier, 500) {
 			var es []edge
 			if err := selectIn(ctx, db.x, db.dialect, &es, `SELECT tx_id, a_id, b_id, rule, height, confidence FROM cluster_edges
-				WHERE chain = $1 AND a_id IN (?) ORDER BY tx_id`, k, chunk); err != nil {
+				WHERE chain = $1 AND a_id IN (?) AND merged ORDER BY tx_id`, k, chunk); err != nil {
 				return nil, fmt.Errorf("merges of cluster %d: %w", ca, err)
 			}
 			var es2 []edge
 			if err := selectIn(ctx, db.x, db.dialect, &es2, `SELECT tx_id, a_id, b_id, rule, height, confidence FROM cluster_edges
-				WHERE chain = $1 AND b_id IN (?) ORDER BY tx_id`, k, chunk); err != nil {
+				WHERE chain = $1 AND b_id IN (?) AND merged ORDER BY tx_id`, k, chunk); err != nil {
 				return nil, fmt.Errorf("merges of cluster %d: %w", ca, err)
 			}
 			for _, e := range append(es, es2...) {
@@ -357,4 +361,49 @@ func (db *DB) TxCoinJoin(ctx context.Context, chain chains.ID, hash chains.Hash)
 	}
 	return &CoinJoinFlag{TxID: row.TxID, Height: row.Height, Detector: row.Detector, Confidence: uint8(row.Confidence),
 		Denomination: row.Denomination, Participants: row.Participants}, nil
+}
+
+// TxMerge is a merge a transaction made, or would have made if it was not
+// held back.
+type TxMerge struct {
+	A          string `json:"address_a"`
+	B          string `json:"address_b"`
+	Rule       uint8  `json:"-"`
+	RuleName   string `json:"rule"`
+	Confidence uint8  `json:"confidence"`
+	Merged     bool   `json:"merged"`
+}
+
+// TxMerges returns the merges transaction hash made, in address order.
+func (db *DB) TxMerges(ctx context.Context, chain chains.ID, hash chains.Hash, ruleName func(uint8) string) ([]TxMerge, error) {
+	k, err := db.lookupChainKey(ctx, chain)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		A          int64 `db:"a_id"`
+		B          int64 `db:"b_id"`
+		Rule       int16 `db:"rule"`
+		Confidence int16 `db:"confidence"`
+		Merged     bool  `db:"merged"`
+	}
+	if err := db.x.SelectContext(ctx, &rows, `SELECT e.a_id, e.b_id, e.rule, e.confidence, e.merged
+		FROM cluster_edges e JOIN txs t ON t.chain = e.chain AND t.id = e.tx_id
+		WHERE e.chain = $1 AND t.hash = $2 ORDER BY e.a_id, e.b_id, e.rule`, k, hash[:]); err != nil {
+		return nil, fmt.Errorf("merges of %s: %w", hash, mapError(err))
+	}
+	ids := make([]int64, 0, 2*len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.A, r.B)
+	}
+	names, err := db.addressNames(ctx, k, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TxMerge, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, TxMerge{A: names[r.A], B: names[r.B], Rule: uint8(r.Rule), RuleName: ruleName(uint8(r.Rule)),
+			Confidence: uint8(r.Confidence), Merged: r.Merged})
+	}
+	return out, nil
 }

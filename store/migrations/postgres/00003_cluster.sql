@@ -14,6 +14,7 @@ CREATE TABLE cluster_edges (
     rule       SMALLINT NOT NULL,
     height     BIGINT   NOT NULL,
     confidence SMALLINT NOT NULL,
+    merged     BOOLEAN  NOT NULL, -- false: kept as evidence but held back (PayJoin signals, weak signal between large clusters)
     PRIMARY KEY (chain, tx_id, a_id, b_id, rule)
 );
 CREATE INDEX cluster_edges_a ON cluster_edges (chain, a_id);

@@ -15,6 +15,7 @@ CREATE TABLE cluster_edges (
     rule       INTEGER NOT NULL,
     height     INTEGER   NOT NULL,
     confidence INTEGER NOT NULL,
+    merged     INTEGER  NOT NULL, -- false: kept as evidence but held back (PayJoin signals, weak signal between large clusters)
     PRIMARY KEY (chain, tx_id, a_id, b_id, rule)
 ) WITHOUT ROWID;
 CREATE INDEX cluster_edges_a ON cluster_edges (chain, a_id);
