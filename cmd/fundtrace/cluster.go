@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"fmt"
 	"sort"
 	"strings"
@@ -171,4 +173,83 @@ func (a *app) clusterStatsCmd() *cobra.Command {
 	}
 	a.addChainFlag(cmd)
 	return cmd
+}
+
+// txHeuristics is what `tx --heuristics` adds to a UTXO transaction.
+type txHeuristics struct {
+	CoinJoin       *store.CoinJoinFlag `json:"coinjoin"`
+	PayJoinSignals []string            `json:"payjoin_signals"`
+	Merges         []store.TxMerge     `json:"merges"`
+}
+
+// clusterView turns a stored transaction into what the heuristics read.
+func clusterView(t store.TxDetail) cluster.Tx {
+	v := cluster.Tx{Hash: t.TxID, Height: t.Height, Version: t.Version, LockTime: t.LockTime, Coinbase: t.Coinbase,
+		VSize: (t.Weight + 3) / 4}
+	for _, in := range t.Inputs {
+		ci := cluster.Input{Sequence: in.Sequence}
+		if in.Address != nil {
+			ci.Address = *in.Address
+		}
+		if in.Value != nil {
+			ci.Value, _ = in.Value.Uint64()
+			ci.Known = true
+		}
+		if in.ScriptType != nil {
+			ci.ScriptType = *in.ScriptType
+		}
+		v.Inputs = append(v.Inputs, ci)
+	}
+	for _, o := range t.Outputs {
+		co := cluster.Output{ScriptType: o.ScriptType}
+		if o.Address != nil {
+			co.Address = *o.Address
+		}
+		co.Value, _ = o.Value.Uint64()
+		v.Outputs = append(v.Outputs, co)
+	}
+	return v
+}
+
+// heuristicsOf gathers the clustering evidence of a UTXO transaction.
+func heuristicsOf(ctx context.Context, db *store.DB, t store.TxDetail) (txHeuristics, error) {
+	h := txHeuristics{PayJoinSignals: []string{}}
+	var err error
+	if h.CoinJoin, err = db.TxCoinJoin(ctx, t.Chain, t.TxID); err != nil {
+		return h, err
+	}
+	if h.Merges, err = db.TxMerges(ctx, t.Chain, t.TxID, func(r uint8) string { return cluster.Rule(r).String() }); err != nil {
+		return h, err
+	}
+	view := clusterView(t)
+	if !t.Coinbase {
+		h.PayJoinSignals = append(h.PayJoinSignals, cluster.PayJoinSignals(&view)...)
+	}
+	return h, nil
+}
+
+func printHeuristics(w io.Writer, h txHeuristics) {
+	fmt.Fprintf(w, "  heuristics:\n")
+	if h.CoinJoin != nil {
+		fmt.Fprintf(w, "    CoinJoin: %s, confidence %d%%", h.CoinJoin.Detector, h.CoinJoin.Confidence)
+		if h.CoinJoin.Denomination > 0 {
+			fmt.Fprintf(w, ", denomination %d sat", h.CoinJoin.Denomination)
+		}
+		if h.CoinJoin.Participants > 0 {
+			fmt.Fprintf(w, ", about %d participants", h.CoinJoin.Participants)
+		}
+		fmt.Fprintf(w, " (inputs not merged)\n")
+	} else {
+		fmt.Fprintf(w, "    CoinJoin: none detected\n")
+	}
+	if len(h.PayJoinSignals) > 0 {
+		fmt.Fprintf(w, "    PayJoin signals: %s\n", strings.Join(h.PayJoinSignals, ", "))
+	}
+	for _, m := range h.Merges {
+		state := "merged"
+		if !m.Merged {
+			state = "held back"
+		}
+		fmt.Fprintf(w, "    %s: %s + %s, confidence %d%%, %s\n", m.RuleName, m.A, m.B, m.Confidence, state)
+	}
 }

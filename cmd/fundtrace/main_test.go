@@ -103,6 +103,7 @@ func TestJSONGolden(t *testing.T) {
 		"cluster-why":   {"cluster", "why", "--chain", "btc", "1Guko8sGncHxkFiMESyNpeFQ288YLP664R", "1A1Pq4fdRpSRPabERxDsXbGCWH1z52g8sg"},
 		"cluster-apart": {"cluster", "why", "--chain", "btc", "1Guko8sGncHxkFiMESyNpeFQ288YLP664R", "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"},
 		"cluster-stats": {"cluster", "stats", "--chain", "btc"},
+		"tx-heuristics": {"tx", "--chain", "btc", "--heuristics", "eebd343e3cbb08c6932adc87eba4b2bf372e9e984023474cb4fdb9b9ffad39b1"},
 	}
 	for store, u := range indexed(t) {
 		for name, args := range queries {

@@ -142,6 +142,7 @@ func (a *app) blockCmd() *cobra.Command {
 }
 
 func (a *app) txCmd() *cobra.Command {
+	var heuristics bool
 	cmd := &cobra.Command{
 		Use:   "tx TXID",
 		Short: "Show a transaction: resolved inputs and spent outputs, or status, fee and every transfer",
@@ -170,15 +171,31 @@ func (a *app) txCmd() *cobra.Command {
 				if err != nil {
 					return notFound(err)
 				}
+				if !heuristics {
+					if a.format == "json" {
+						return a.writeJSON(t)
+					}
+					printTx(a.stdout, t)
+					return nil
+				}
+				h, err := heuristicsOf(cmd.Context(), db, t)
+				if err != nil {
+					return err
+				}
 				if a.format == "json" {
-					return a.writeJSON(t)
+					return a.writeJSON(struct {
+						store.TxDetail
+						Heuristics txHeuristics `json:"heuristics"`
+					}{t, h})
 				}
 				printTx(a.stdout, t)
+				printHeuristics(a.stdout, h)
 				return nil
 			})
 		},
 	}
 	a.addChainFlag(cmd)
+	cmd.Flags().BoolVar(&heuristics, "heuristics", false, "UTXO chains: show the CoinJoin flag, PayJoin signals and the merges the transaction made")
 	return cmd
 }
 
