@@ -133,6 +133,9 @@ go run ./cmd/fundtrace bench rpc --db "$FUNDTRACE_TEST_POSTGRES" --txs 3000 --tx
 log "bench eth (small; index from geth --dev over JSON-RPC against fetching its blocks, receipts and traces)"
 go run ./cmd/fundtrace bench eth --db "$FUNDTRACE_TEST_POSTGRES" --rounds 8
 
+log "bench cluster (small; the cluster stage and our union-find against a bare one over the same merges)"
+go run ./cmd/fundtrace bench cluster --db "$FUNDTRACE_TEST_POSTGRES" --blocks 120 --txs-per-block 300
+
 log "go test, last so its summary closes the log: fast tier + PostgreSQL tier + btcd and geth node tiers (-tags regtest)"
 go test -tags regtest -count=1 -timeout 30m ./...
 

@@ -157,13 +157,8 @@ func (tx *Tx) AddClusterEdges(ctx context.Context, chain chains.ID, edges []Clus
 			moved[r] = append(moved[r], c)
 		}
 	}
-	for to, from := range moved {
-		sort.Slice(from, func(i, j int) bool { return from[i] < from[j] })
-		for chunk := range chunks(from, 500) {
-			if err := tx.execIn(ctx, `UPDATE address_clusters SET cluster_id = $2 WHERE chain = $1 AND cluster_id IN (?)`, k, chunk, to); err != nil {
-				return fmt.Errorf("merge clusters of %s: %w", chain, err)
-			}
-		}
+	if err := tx.moveClusters(ctx, k, moved); err != nil {
+		return fmt.Errorf("merge clusters of %s: %w", chain, err)
 	}
 	var fresh [][2]int64
 	for _, id := range ids {
@@ -173,6 +168,38 @@ func (tx *Tx) AddClusterEdges(ctx context.Context, chain chains.ID, edges []Clus
 	}
 	return tx.bulkInsert(ctx, "address_clusters", []string{"chain", "address_id", "cluster_id"}, len(fresh),
 		func(i int, v []any) { v[0], v[1], v[2] = k, fresh[i][0], fresh[i][1] })
+}
+
+// moveClusters re-points every address of the absorbed clusters to their
+// new cluster in one statement, through a temporary table of the moves.
+func (tx *Tx) moveClusters(ctx context.Context, k int16, moved map[int64][]int64) error {
+	var moves [][2]int64
+	for to, from := range moved {
+		for _, f := range from {
+			moves = append(moves, [2]int64{f, to})
+		}
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	sort.Slice(moves, func(i, j int) bool { return moves[i][0] < moves[j][0] })
+	create := `CREATE TEMP TABLE IF NOT EXISTS cluster_moves (old_id BIGINT PRIMARY KEY, new_id BIGINT NOT NULL)`
+	if tx.db.dialect == Postgres {
+		create += ` ON COMMIT DELETE ROWS`
+	}
+	if _, err := tx.x.ExecContext(ctx, create); err != nil {
+		return mapError(err)
+	}
+	if err := tx.bulkInsert(ctx, "cluster_moves", []string{"old_id", "new_id"}, len(moves),
+		func(i int, v []any) { v[0], v[1] = moves[i][0], moves[i][1] }); err != nil {
+		return err
+	}
+	if _, err := tx.x.ExecContext(ctx, `UPDATE address_clusters SET cluster_id = m.new_id FROM cluster_moves m
+		WHERE address_clusters.chain = $1 AND address_clusters.cluster_id = m.old_id`, k); err != nil {
+		return mapError(err)
+	}
+	_, err := tx.x.ExecContext(ctx, `DELETE FROM cluster_moves`)
+	return mapError(err)
 }
 
 // execIn runs a statement whose $1 is the chain key, whose $2... are

@@ -407,3 +407,26 @@ func (db *DB) TxMerges(ctx context.Context, chain chains.ID, hash chains.Hash, r
 	}
 	return out, nil
 }
+
+// ClusterEdgePairs returns the address pairs of every merge applied on
+// chain, in (tx, a, b) order: what a clustering from scratch unions.
+func (db *DB) ClusterEdgePairs(ctx context.Context, chain chains.ID) ([][2]int64, error) {
+	k, err := db.lookupChainKey(ctx, chain)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.x.QueryContext(ctx, `SELECT a_id, b_id FROM cluster_edges WHERE chain = $1 AND merged ORDER BY tx_id, a_id, b_id`, k)
+	if err != nil {
+		return nil, fmt.Errorf("merges of %s: %w", chain, mapError(err))
+	}
+	defer rows.Close()
+	var out [][2]int64
+	for rows.Next() {
+		var p [2]int64
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, fmt.Errorf("merges of %s: %w", chain, mapError(err))
+		}
+		out = append(out, p)
+	}
+	return out, mapError(rows.Err())
+}

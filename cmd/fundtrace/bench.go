@@ -24,7 +24,7 @@ import (
 
 func (a *app) benchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure performance against in-run baselines"}
-	cmd.AddCommand(a.benchIngestCmd(), a.benchRPCCmd(), a.benchEthCmd())
+	cmd.AddCommand(a.benchIngestCmd(), a.benchRPCCmd(), a.benchEthCmd(), a.benchClusterCmd())
 	return cmd
 }
 
