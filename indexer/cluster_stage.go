@@ -60,8 +60,12 @@ func (s *ClusterStage) Forward(ctx context.Context, tx *store.Tx, blocks []chain
 			ids := make([]int64, 0, len(ct.Inputs))
 			for ; j < len(ins) && ins[j].TxID == id; j++ {
 				in := &ins[j]
-				view.Inputs = append(view.Inputs, cluster.Input{Address: in.Address.String, Value: uint64(in.Value.Int64),
-					ScriptType: chains.ScriptType(in.ScriptType.Int16), Sequence: uint32(in.Sequence), Known: in.Value.Valid})
+				ci := cluster.Input{Address: in.Address.String, Value: uint64(in.Value.Int64),
+					ScriptType: chains.ScriptType(in.ScriptType.Int16), Sequence: uint32(in.Sequence), Known: in.Value.Valid}
+				if k := len(view.Inputs); k < len(ct.Inputs) {
+					ci.Prev = ct.Inputs[k].Prev
+				}
+				view.Inputs = append(view.Inputs, ci)
 				ids = append(ids, in.AddressID.Int64)
 			}
 			if len(view.Inputs) != len(ct.Inputs) {

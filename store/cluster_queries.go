@@ -430,3 +430,27 @@ func (db *DB) ClusterEdgePairs(ctx context.Context, chain chains.ID) ([][2]int64
 	}
 	return out, mapError(rows.Err())
 }
+
+// AddressFirstTx returns the first transaction that paid address, or
+// false when the index never saw it receive.
+func (db *DB) AddressFirstTx(ctx context.Context, chain chains.ID, address string) (chains.Hash, bool, error) {
+	k, id, err := db.addressID(ctx, chain, address)
+	if errors.Is(err, ErrNotFound) {
+		return chains.Hash{}, false, nil
+	}
+	if err != nil {
+		return chains.Hash{}, false, err
+	}
+	var first sql.NullInt64
+	if err := db.x.GetContext(ctx, &first, `SELECT MIN(tx_id) FROM outputs WHERE chain = $1 AND address_id = $2`, k, id); err != nil {
+		return chains.Hash{}, false, fmt.Errorf("first tx of %s: %w", address, mapError(err))
+	}
+	if !first.Valid {
+		return chains.Hash{}, false, nil
+	}
+	refs, err := db.txRefs(ctx, k, []int64{first.Int64})
+	if err != nil {
+		return chains.Hash{}, false, err
+	}
+	return refs[first.Int64].TxID, true, nil
+}

@@ -180,6 +180,66 @@ type txHeuristics struct {
 	CoinJoin       *store.CoinJoinFlag `json:"coinjoin"`
 	PayJoinSignals []string            `json:"payjoin_signals"`
 	Merges         []store.TxMerge     `json:"merges"`
+	// ChangeSignals are the change heuristics that name one output each,
+	// as the indexed chain stands now (later spends change some).
+	ChangeSignals []changeSignal `json:"change_signals"`
+	// Change is the output at least two independent signals agree on,
+	// or nil.
+	Change *int `json:"change_output"`
+}
+
+type changeSignal struct {
+	Output     int    `json:"output"`
+	Heuristic  string `json:"heuristic"`
+	Confidence int    `json:"confidence"`
+}
+
+// storeHistory answers the change heuristics' questions from the store.
+type storeHistory struct {
+	ctx   context.Context
+	db    *store.DB
+	chain chains.ID
+	err   error // the first failure; the heuristic then sees "unknown"
+}
+
+func (h *storeHistory) fail(err error) {
+	if h.err == nil {
+		h.err = err
+	}
+}
+
+func (h *storeHistory) FirstSeen(address string) (chains.Hash, bool) {
+	hash, ok, err := h.db.AddressFirstTx(h.ctx, h.chain, address)
+	if err != nil {
+		h.fail(err)
+	}
+	return hash, ok
+}
+
+func (h *storeHistory) Tx(hash chains.Hash) (*cluster.Tx, bool) {
+	t, err := h.db.TxByHash(h.ctx, h.chain, hash)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			h.fail(err)
+		}
+		return nil, false
+	}
+	v := clusterView(t)
+	return &v, true
+}
+
+func (h *storeHistory) Spender(out chains.OutPoint) (*cluster.Tx, bool) {
+	t, err := h.db.TxByHash(h.ctx, h.chain, out.TxID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			h.fail(err)
+		}
+		return nil, false
+	}
+	if int(out.Index) >= len(t.Outputs) || t.Outputs[out.Index].SpentBy == nil {
+		return nil, false
+	}
+	return h.Tx(t.Outputs[out.Index].SpentBy.TxID)
 }
 
 // clusterView turns a stored transaction into what the heuristics read.
@@ -188,6 +248,9 @@ func clusterView(t store.TxDetail) cluster.Tx {
 		VSize: (t.Weight + 3) / 4}
 	for _, in := range t.Inputs {
 		ci := cluster.Input{Sequence: in.Sequence}
+		if in.PrevTxID != nil && in.PrevIndex != nil {
+			ci.Prev = chains.OutPoint{TxID: *in.PrevTxID, Index: *in.PrevIndex}
+		}
 		if in.Address != nil {
 			ci.Address = *in.Address
 		}
@@ -222,8 +285,21 @@ func heuristicsOf(ctx context.Context, db *store.DB, t store.TxDetail) (txHeuris
 		return h, err
 	}
 	view := clusterView(t)
-	if !t.Coinbase {
-		h.PayJoinSignals = append(h.PayJoinSignals, cluster.PayJoinSignals(&view)...)
+	h.ChangeSignals = []changeSignal{}
+	if t.Coinbase {
+		return h, nil
+	}
+	h.PayJoinSignals = append(h.PayJoinSignals, cluster.PayJoinSignals(&view)...)
+	hist := &storeHistory{ctx: ctx, db: db, chain: t.Chain}
+	out, signals, ok := cluster.Change(&view, hist, 2)
+	if hist.err != nil {
+		return h, hist.err
+	}
+	for _, s := range signals {
+		h.ChangeSignals = append(h.ChangeSignals, changeSignal{s.Output, s.Heuristic, int(s.Confidence)})
+	}
+	if ok {
+		h.Change = &out
 	}
 	return h, nil
 }
@@ -244,6 +320,14 @@ func printHeuristics(w io.Writer, h txHeuristics) {
 	}
 	if len(h.PayJoinSignals) > 0 {
 		fmt.Fprintf(w, "    PayJoin signals: %s\n", strings.Join(h.PayJoinSignals, ", "))
+	}
+	for _, c := range h.ChangeSignals {
+		fmt.Fprintf(w, "    change signal: output %d by %s, confidence %d%%\n", c.Output, c.Heuristic, c.Confidence)
+	}
+	if h.Change != nil {
+		fmt.Fprintf(w, "    change: output %d (reported only: change-based merging is off)\n", *h.Change)
+	} else {
+		fmt.Fprintf(w, "    change: undecided\n")
 	}
 	for _, m := range h.Merges {
 		state := "merged"

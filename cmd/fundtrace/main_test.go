@@ -104,6 +104,8 @@ func TestJSONGolden(t *testing.T) {
 		"cluster-apart": {"cluster", "why", "--chain", "btc", "1Guko8sGncHxkFiMESyNpeFQ288YLP664R", "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"},
 		"cluster-stats": {"cluster", "stats", "--chain", "btc"},
 		"tx-heuristics": {"tx", "--chain", "btc", "--heuristics", "eebd343e3cbb08c6932adc87eba4b2bf372e9e984023474cb4fdb9b9ffad39b1"},
+		// Block 170: Satoshi's change goes back to his own address.
+		"tx-170-heuristics": {"tx", "--chain", "btc", "--heuristics", "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"},
 	}
 	for store, u := range indexed(t) {
 		for name, args := range queries {

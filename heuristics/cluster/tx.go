@@ -32,6 +32,10 @@ type Input struct {
 	ScriptType chains.ScriptType
 	Sequence   uint32
 	Known      bool // the spent output was resolved
+	// Prev is the output this input spends (zero for a coinbase, or when
+	// the caller did not fill it: then the peel-chain rule finds no
+	// parent). History implementations use it to find spenders.
+	Prev chains.OutPoint
 }
 
 // Output is an output of the transaction.
