@@ -123,6 +123,7 @@ fuzz ./chains/ethereum FuzzParseAddress
 fuzz ./chains/ethereum FuzzDecodeToken
 fuzz ./chains/ethereum FuzzExtract
 fuzz ./chains/ethereum FuzzRPCReply
+fuzz ./heuristics/cluster FuzzDetectCoinJoin
 
 log "bench ingest (small; the full 1M-tx run is: fundtrace bench ingest --db URL)"
 go run ./cmd/fundtrace bench ingest --db "$FUNDTRACE_TEST_POSTGRES" --blocks 140 --txs-per-block 300
