@@ -27,6 +27,15 @@ ownership), and every merge is kept with its evidence (transaction, rule,
 confidence, height). See docs/heuristics.md.`,
 	}
 	cmd.AddCommand(a.clusterShowCmd(), a.clusterWhyCmd(), a.clusterStatsCmd())
+	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if err := c.Root().PersistentPreRunE(c, args); err != nil {
+			return err
+		}
+		if chain, err := a.chainID(); err == nil && isAccountChain(chain) {
+			return badInput("cluster: %s is an account-model chain; only UTXO chains are clustered so far", chain)
+		}
+		return nil
+	}
 	return cmd
 }
 

@@ -154,6 +154,9 @@ func TestExitCodes(t *testing.T) {
 		{"chain not indexed", []string{"status", "--chain", "btc-signet"}, 1, "btc-signet has not been indexed"},
 		{"bad format", []string{"status", "--format", "xml"}, 2, "--format"},
 		{"unknown flag", []string{"status", "--nope"}, 2, "unknown flag"},
+		{"cluster of an account chain", []string{"cluster", "stats", "--chain", "eth"}, 2, "only UTXO chains are clustered"},
+		{"cluster of an unknown address", []string{"cluster", "show", "--chain", "btc", "1BitcoinEaterAddressDontSendf59kuE"}, 1, "has no indexed transactions"},
+		{"cluster why, bad address", []string{"cluster", "why", "--chain", "btc", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "nope"}, 2, `"nope"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
