@@ -19,16 +19,7 @@ import (
 // openRegtestDir opens a regtest block directory.
 func openRegtestDir(t testing.TB, dir string) *bitcoin.BlockDir {
 	t.Helper()
-	net, err := bitcoin.NetworkFor(chains.BTCRegtest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := bitcoin.OpenBlockDir(context.Background(), dir, net, bitcoin.BlockDirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return src
+	return openChainDir(t, dir, chains.BTCRegtest)
 }
 
 // clusterIndex indexes src with the UTXO and cluster stages.

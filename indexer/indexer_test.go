@@ -31,7 +31,13 @@ func mainnetDir(t testing.TB) string {
 
 func openDir(t testing.TB, dir string) *bitcoin.BlockDir {
 	t.Helper()
-	net, err := bitcoin.NetworkFor(chains.BTC)
+	return openChainDir(t, dir, chains.BTC)
+}
+
+// openChainDir opens a block directory of chain.
+func openChainDir(t testing.TB, dir string, chain chains.ID) *bitcoin.BlockDir {
+	t.Helper()
+	net, err := bitcoin.NetworkFor(chain)
 	if err != nil {
 		t.Fatal(err)
 	}
