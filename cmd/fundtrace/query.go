@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -82,7 +83,13 @@ func printStatus(w io.Writer, st store.ChainStatus) {
 	}
 	fmt.Fprintf(tw, "blocks\t%d\ntransactions\t%d\ninputs\t%d\noutputs\t%d\naddresses\t%d\n",
 		st.Blocks, st.Txs, st.Inputs, st.Outputs, st.Addresses)
-	for name, h := range st.Stages {
+	names := make([]string, 0, len(st.Stages))
+	for name := range st.Stages {
+		names = append(names, name)
+	}
+	sort.Strings(names) // map order is random: print the same way every time
+	for _, name := range names {
+		h := st.Stages[name]
 		fmt.Fprintf(tw, "stage %s\tat %d\n", name, h)
 	}
 	tw.Flush()
