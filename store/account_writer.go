@@ -86,19 +86,8 @@ func (w *AccountWriter) load(ctx context.Context, tx *Tx) error {
 		return fmt.Errorf("load %s writer state: %w", w.chain, mapError(err))
 	}
 	w.nextTx, w.nextTransfer, w.nextAddr, w.startSet = st.NextTx, st.NextTransfer, st.NextAddr, st.Start.Valid
-	var tip struct {
-		Height int64  `db:"height"`
-		Hash   []byte `db:"hash"`
-	}
-	err = tx.x.GetContext(ctx, &tip, `SELECT height, hash FROM blocks WHERE chain = $1 ORDER BY height DESC LIMIT 1`, key)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		w.tip = -1
-	case err != nil:
-		return fmt.Errorf("load %s tip: %w", w.chain, mapError(err))
-	default:
-		w.tip = tip.Height
-		copy(w.tipHash[:], tip.Hash)
+	if w.tip, w.tipHash, err = storedTip(ctx, tx.x, key); err != nil {
+		return fmt.Errorf("load %s tip: %w", w.chain, err)
 	}
 	if !w.indexReady && w.nextAddr > 1 {
 		// Lookups by address and hash need the deferred indexes.
@@ -525,17 +514,6 @@ func (w *AccountWriter) readFlows(ctx context.Context, tx *Tx, table string, key
 	if len(keys) == 0 {
 		return old, nil
 	}
-	create := `CREATE TEMP TABLE IF NOT EXISTS flow_keys (address_id BIGINT, counterparty_id BIGINT, asset_id BIGINT)`
-	if tx.db.dialect == Postgres {
-		create += ` ON COMMIT DELETE ROWS`
-	}
-	if _, err := tx.x.ExecContext(ctx, create); err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, mapError(err))
-	}
-	if err := tx.bulkInsert(ctx, "flow_keys", []string{"address_id", "counterparty_id", "asset_id"}, len(keys),
-		func(i int, v []any) { v[0], v[1], v[2] = keys[i].addr, keys[i].party, keys[i].asset }); err != nil {
-		return nil, err
-	}
 	q := `SELECT t.address_id, 0 AS counterparty_id, t.asset_id, t.received, t.sent, t.n_in, t.n_out
 		FROM flow_keys k JOIN account_totals t
 		ON t.chain = $1 AND t.address_id = k.address_id AND t.asset_id = k.asset_id`
@@ -553,11 +531,12 @@ func (w *AccountWriter) readFlows(ctx context.Context, tx *Tx, table string, key
 		NIn      int64  `db:"n_in"`
 		NOut     int64  `db:"n_out"`
 	}
-	if err := tx.x.SelectContext(ctx, &rows, q, w.key); err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, mapError(err))
-	}
-	if _, err := tx.x.ExecContext(ctx, `DELETE FROM flow_keys`); err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, mapError(err))
+	err := tx.withTempRows(ctx, "flow_keys", "address_id BIGINT, counterparty_id BIGINT, asset_id BIGINT",
+		[]string{"address_id", "counterparty_id", "asset_id"}, len(keys),
+		func(i int, v []any) { v[0], v[1], v[2] = keys[i].addr, keys[i].party, keys[i].asset },
+		func() error { return mapError(tx.x.SelectContext(ctx, &rows, q, w.key)) })
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", w.chain, table, err)
 	}
 	for _, r := range rows {
 		f, err := storedFlow(r.Received, r.Sent, r.NIn, r.NOut)

@@ -29,21 +29,14 @@ func (tx *Tx) bulkUpsert(ctx context.Context, table string, cols []string, key, 
 	if tx.db.dialect != Postgres {
 		return tx.bulkLoad(ctx, table, cols, conflict, n, row)
 	}
-	tmp := "upsert_" + table
-	if _, err := tx.x.ExecContext(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s) ON COMMIT DELETE ROWS", tmp, table)); err != nil {
-		return fmt.Errorf("upsert into %s: %w", table, mapError(err))
-	}
-	if err := tx.bulkLoad(ctx, tmp, cols, "", n, row); err != nil {
-		return err
-	}
 	list := strings.Join(cols, ", ")
-	if _, err := tx.x.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", table, list, list, tmp, conflict)); err != nil {
-		return fmt.Errorf("upsert into %s: %w", table, mapError(err))
-	}
-	if _, err := tx.x.ExecContext(ctx, "TRUNCATE "+tmp); err != nil {
-		return fmt.Errorf("upsert into %s: %w", table, mapError(err))
-	}
-	return nil
+	return tx.withTempRows(ctx, "upsert_"+table, "LIKE "+table, cols, n, row, func() error {
+		_, err := tx.x.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM upsert_%s%s", table, list, list, table, conflict))
+		if err != nil {
+			return fmt.Errorf("upsert into %s: %w", table, mapError(err))
+		}
+		return nil
+	})
 }
 
 // bulkLoad is bulkInsert with suffix appended to SQLite's INSERTs.
@@ -113,6 +106,30 @@ func (tx *Tx) bulkLoad(ctx context.Context, table string, cols []string, suffix 
 		if err != nil {
 			return fmt.Errorf("insert into %s: %w", table, mapError(err))
 		}
+	}
+	return nil
+}
+
+// withTempRows loads n rows into the temporary table name (created with
+// the column definitions ddl on first use; per connection, emptied at
+// commit on PostgreSQL), runs use, and empties the table again, so a
+// statement can join a batch's keys instead of listing them.
+func (tx *Tx) withTempRows(ctx context.Context, name, ddl string, cols []string, n int, row func(i int, dst []any), use func() error) error {
+	create := fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (%s)", name, ddl)
+	if tx.db.dialect == Postgres {
+		create += " ON COMMIT DELETE ROWS"
+	}
+	if _, err := tx.x.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("temporary table %s: %w", name, mapError(err))
+	}
+	if err := tx.bulkInsert(ctx, name, cols, n, row); err != nil {
+		return err
+	}
+	if err := use(); err != nil {
+		return err
+	}
+	if _, err := tx.x.ExecContext(ctx, "DELETE FROM "+name); err != nil {
+		return fmt.Errorf("temporary table %s: %w", name, mapError(err))
 	}
 	return nil
 }

@@ -130,30 +130,14 @@ func (tx *Tx) AddClusterEdges(ctx context.Context, chain chains.ID, edges []Clus
 		}
 	}
 	// Union the clusters; each component takes its smallest id.
-	parent := map[int64]int64{}
-	var find func(int64) int64
-	find = func(x int64) int64 {
-		p, ok := parent[x]
-		if !ok || p == x {
-			return x
-		}
-		r := find(p)
-		parent[x] = r
-		return r
+	pairs := make([][2]int64, len(edges))
+	for i, e := range edges {
+		pairs[i] = [2]int64{ends[e.A], ends[e.B]}
 	}
-	for _, e := range edges {
-		ra, rb := find(ends[e.A]), find(ends[e.B])
-		if ra == rb {
-			continue
-		}
-		if rb < ra {
-			ra, rb = rb, ra
-		}
-		parent[ra], parent[rb] = ra, ra // the smaller root stays canonical
-	}
+	root := smallestRoots(pairs)
 	moved := map[int64][]int64{} // new cluster id → absorbed cluster ids
-	for c := range parent {
-		if r := find(c); r != c {
+	for c, r := range root {
+		if r != c {
 			moved[r] = append(moved[r], c)
 		}
 	}
@@ -163,7 +147,7 @@ func (tx *Tx) AddClusterEdges(ctx context.Context, chain chains.ID, edges []Clus
 	var fresh [][2]int64
 	for _, id := range ids {
 		if !clustered[id] {
-			fresh = append(fresh, [2]int64{id, find(ends[id])})
+			fresh = append(fresh, [2]int64{id, root[ends[id]]})
 		}
 	}
 	return tx.bulkInsert(ctx, "address_clusters", []string{"chain", "address_id", "cluster_id"}, len(fresh),
@@ -183,23 +167,13 @@ func (tx *Tx) moveClusters(ctx context.Context, k int16, moved map[int64][]int64
 		return nil
 	}
 	sort.Slice(moves, func(i, j int) bool { return moves[i][0] < moves[j][0] })
-	create := `CREATE TEMP TABLE IF NOT EXISTS cluster_moves (old_id BIGINT PRIMARY KEY, new_id BIGINT NOT NULL)`
-	if tx.db.dialect == Postgres {
-		create += ` ON COMMIT DELETE ROWS`
-	}
-	if _, err := tx.x.ExecContext(ctx, create); err != nil {
-		return mapError(err)
-	}
-	if err := tx.bulkInsert(ctx, "cluster_moves", []string{"old_id", "new_id"}, len(moves),
-		func(i int, v []any) { v[0], v[1] = moves[i][0], moves[i][1] }); err != nil {
-		return err
-	}
-	if _, err := tx.x.ExecContext(ctx, `UPDATE address_clusters SET cluster_id = m.new_id FROM cluster_moves m
-		WHERE address_clusters.chain = $1 AND address_clusters.cluster_id = m.old_id`, k); err != nil {
-		return mapError(err)
-	}
-	_, err := tx.x.ExecContext(ctx, `DELETE FROM cluster_moves`)
-	return mapError(err)
+	return tx.withTempRows(ctx, "cluster_moves", "old_id BIGINT PRIMARY KEY, new_id BIGINT NOT NULL", []string{"old_id", "new_id"}, len(moves),
+		func(i int, v []any) { v[0], v[1] = moves[i][0], moves[i][1] },
+		func() error {
+			_, err := tx.x.ExecContext(ctx, `UPDATE address_clusters SET cluster_id = m.new_id FROM cluster_moves m
+				WHERE address_clusters.chain = $1 AND address_clusters.cluster_id = m.old_id`, k)
+			return mapError(err)
+		})
 }
 
 // execIn runs a statement whose $1 is the chain key, whose $2... are
@@ -295,38 +269,46 @@ func (tx *Tx) mergeWithoutStoring(ctx context.Context, chain chains.ID, edges []
 	if err != nil {
 		return err
 	}
-	parent := map[int64]int64{}
-	var find func(int64) int64
-	find = func(x int64) int64 {
-		p, ok := parent[x]
-		if !ok {
-			parent[x] = x
-			return x
-		}
-		if p == x {
-			return x
-		}
-		r := find(p)
-		parent[x] = r
-		return r
+	pairs := make([][2]int64, len(edges))
+	for i, e := range edges {
+		pairs[i] = [2]int64{e.A, e.B}
 	}
-	for _, e := range edges {
-		ra, rb := find(e.A), find(e.B)
-		if ra == rb {
-			continue
-		}
-		if rb < ra {
-			ra, rb = rb, ra
-		}
-		parent[rb] = ra
-	}
-	rows := make([][2]int64, 0, len(parent))
-	for id := range parent {
-		rows = append(rows, [2]int64{id, find(id)})
+	root := smallestRoots(pairs)
+	rows := make([][2]int64, 0, len(root))
+	for id, r := range root {
+		rows = append(rows, [2]int64{id, r})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
 	return tx.bulkInsert(ctx, "address_clusters", []string{"chain", "address_id", "cluster_id"}, len(rows),
 		func(i int, v []any) { v[0], v[1], v[2] = k, rows[i][0], rows[i][1] })
+}
+
+// smallestRoots returns, for every id in pairs, the smallest id of its
+// connected component: a cluster's canonical id.
+func smallestRoots(pairs [][2]int64) map[int64]int64 {
+	parent := make(map[int64]int64, 2*len(pairs))
+	find := func(x int64) int64 {
+		if _, ok := parent[x]; !ok {
+			parent[x] = x
+		}
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, p := range pairs {
+		ra, rb := find(p[0]), find(p[1])
+		if rb < ra {
+			ra, rb = rb, ra
+		}
+		parent[rb] = ra // the smaller root stays canonical
+	}
+	root := make(map[int64]int64, len(parent))
+	for x := range parent {
+		root[x] = find(x)
+	}
+	return root
 }
 
 // ErrNotClustered is returned when two addresses are in different

@@ -142,3 +142,22 @@ func (db *DB) StoredBlockHash(ctx context.Context, chain chains.ID, height int64
 	}
 	return chains.HashFromBytes(b)
 }
+
+// storedTip returns the height and hash of the highest stored block of
+// chain key k, or -1 when it has none.
+func storedTip(ctx context.Context, q sqlx.QueryerContext, k int16) (int64, chains.Hash, error) {
+	var tip struct {
+		Height int64  `db:"height"`
+		Hash   []byte `db:"hash"`
+	}
+	err := sqlx.GetContext(ctx, q, &tip, `SELECT height, hash FROM blocks WHERE chain = $1 ORDER BY height DESC LIMIT 1`, k)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return -1, chains.Hash{}, nil
+	case err != nil:
+		return 0, chains.Hash{}, mapError(err)
+	}
+	var h chains.Hash
+	copy(h[:], tip.Hash)
+	return tip.Height, h, nil
+}

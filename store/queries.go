@@ -50,16 +50,12 @@ func (db *DB) Status(ctx context.Context, chain chains.ID) (ChainStatus, error) 
 	if c.Start.Valid {
 		st.StartHeight = &c.Start.Int64
 	}
-	var tip struct {
-		Height int64  `db:"height"`
-		Hash   []byte `db:"hash"`
+	height, hash, err := storedTip(ctx, db.x, k)
+	if err != nil {
+		return st, fmt.Errorf("tip of %s: %w", chain, err)
 	}
-	err = db.x.GetContext(ctx, &tip, `SELECT height, hash FROM blocks WHERE chain = $1 ORDER BY height DESC LIMIT 1`, k)
-	if err == nil {
-		h, _ := chains.HashFromBytes(tip.Hash)
-		st.TipHeight, st.TipHash = &tip.Height, &h
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return st, fmt.Errorf("tip of %s: %w", chain, mapError(err))
+	if height >= 0 {
+		st.TipHeight, st.TipHash = &height, &hash
 	}
 	var stages []struct {
 		Stage  string `db:"stage"`

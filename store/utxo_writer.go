@@ -115,19 +115,8 @@ func (w *UTXOWriter) load(ctx context.Context, tx *Tx) error {
 	}
 	w.nextTx, w.nextAddr = st.NextTx, st.NextAddr
 	w.startSet, w.partial = st.Start.Valid, st.Start.Valid && st.Start.Int64 > 0
-	var tip struct {
-		Height int64  `db:"height"`
-		Hash   []byte `db:"hash"`
-	}
-	err = tx.x.GetContext(ctx, &tip, `SELECT height, hash FROM blocks WHERE chain = $1 ORDER BY height DESC LIMIT 1`, key)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		w.tip = -1
-	case err != nil:
-		return fmt.Errorf("load %s tip: %w", w.chain, mapError(err))
-	default:
-		w.tip = tip.Height
-		copy(w.tipHash[:], tip.Hash)
+	if w.tip, w.tipHash, err = storedTip(ctx, tx.x, key); err != nil {
+		return fmt.Errorf("load %s tip: %w", w.chain, err)
 	}
 	w.utxo = make(map[chains.OutPoint]utxoEntry, 1<<14)
 	w.addrs = newAddrCache()

@@ -112,18 +112,6 @@ func (e *BatchRejected) Error() string {
 	return fmt.Sprintf("endpoint %s: batch answered by a single object: %s", e.Endpoint, Snippet(e.Body))
 }
 
-// firstByte returns the first byte of b that is not JSON white space, or 0.
-func firstByte(b []byte) byte {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return c
-	}
-	return 0
-}
-
 // transport is the http.RoundTripper of HTTPClient.
 type transport struct{ ep *Endpoint }
 
@@ -231,8 +219,16 @@ func (e *Endpoint) statusError(r Response, err error) error {
 // object or array: a cheap test that catches HTML error pages and other
 // garbage before a JSON decoder reports them obscurely.
 func startsLikeJSON(body []byte) bool {
-	body = bytes.TrimLeft(body, " \t\r\n")
-	return len(body) > 0 && (body[0] == '{' || body[0] == '[')
+	c := firstByte(body)
+	return c == '{' || c == '['
+}
+
+// firstByte returns the first byte of b that is not JSON white space, or 0.
+func firstByte(b []byte) byte {
+	if b = bytes.TrimLeft(b, " \t\r\n"); len(b) > 0 {
+		return b[0]
+	}
+	return 0
 }
 
 // isJSONRPCReply reports whether body is a JSON-RPC reply: an object with
