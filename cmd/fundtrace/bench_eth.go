@@ -74,19 +74,8 @@ and prints index/fetch (goal: at most 1.2).`,
 					return badInput("--chain: %v", err)
 				}
 			}
-			rep := ethReport{CPUs: runtime.NumCPU(), Workers: workers, FetchBlocks: fetchBlocks, Chain: string(chain)}
-			icfg := indexer.DefaultConfig(chain)
-			if rep.Workers == 0 {
-				rep.Workers = max(icfg.Workers, 4)
-			}
-			if rep.FetchBlocks == 0 {
-				rep.FetchBlocks = icfg.FetchBlocks
-			}
-			icfg.Workers, icfg.FetchBlocks, icfg.Logger = rep.Workers, rep.FetchBlocks, a.log
-			if batchTxs > 0 {
-				icfg.BatchTxs = batchTxs
-			}
-			rep.BatchTxs = icfg.BatchTxs
+			icfg := a.nodeBenchConfig(chain, workers, fetchBlocks, batchTxs)
+			rep := ethReport{CPUs: runtime.NumCPU(), Workers: icfg.Workers, FetchBlocks: icfg.FetchBlocks, BatchTxs: icfg.BatchTxs, Chain: string(chain)}
 			p, err := ethereum.ParamsFor(chain)
 			if err != nil {
 				return badInput("%v", err)

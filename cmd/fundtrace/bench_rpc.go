@@ -77,19 +77,8 @@ and prints index/fetch (goal: at most 1.2).`,
 			if a.dbURL == "" || a.dbURL[:min(len(a.dbURL), 8)] != "postgres" {
 				return badInput("bench rpc needs --db postgres://... (a server where it may create a database)")
 			}
-			rep := rpcReport{CPUs: runtime.NumCPU(), Workers: workers, FetchBlocks: fetchBlocks}
-			icfg := indexer.DefaultConfig(chains.BTCRegtest)
-			if rep.Workers == 0 {
-				rep.Workers = max(icfg.Workers, 4)
-			}
-			if rep.FetchBlocks == 0 {
-				rep.FetchBlocks = icfg.FetchBlocks
-			}
-			icfg.Workers, icfg.FetchBlocks, icfg.Logger = rep.Workers, rep.FetchBlocks, a.log
-			if batchTxs > 0 {
-				icfg.BatchTxs = batchTxs
-			}
-			rep.BatchTxs = icfg.BatchTxs
+			icfg := a.nodeBenchConfig(chains.BTCRegtest, workers, fetchBlocks, batchTxs)
+			rep := rpcReport{CPUs: runtime.NumCPU(), Workers: icfg.Workers, FetchBlocks: icfg.FetchBlocks, BatchTxs: icfg.BatchTxs}
 			icfg.PollInterval = 20 * time.Millisecond
 
 			var (
@@ -320,6 +309,24 @@ and prints index/fetch (goal: at most 1.2).`,
 	fl.BoolVar(&keep, "keep", false, "keep the bench database")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the index phase to this file")
 	return cmd
+}
+
+// nodeBenchConfig is the indexer configuration of the node benchmarks:
+// the index command's defaults for node endpoints (at least 4 workers),
+// with the flags that were given (0: default).
+func (a *app) nodeBenchConfig(chain chains.ID, workers, fetchBlocks, batchTxs int) indexer.Config {
+	cfg := indexer.DefaultConfig(chain)
+	cfg.Workers, cfg.Logger = max(cfg.Workers, 4), a.log
+	if workers > 0 {
+		cfg.Workers = workers
+	}
+	if fetchBlocks > 0 {
+		cfg.FetchBlocks = fetchBlocks
+	}
+	if batchTxs > 0 {
+		cfg.BatchTxs = batchTxs
+	}
+	return cfg
 }
 
 // fetchRaw fetches the raw blocks 0..tip as the indexer would (hashes and

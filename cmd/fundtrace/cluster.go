@@ -49,13 +49,9 @@ func (a *app) clusterShowCmd() *cobra.Command {
 		Short: "Show the cluster of an address: id, size, totals, first and last seen, members",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			chain, err := a.chainID()
+			addr, err := a.addressArg(args[0])
 			if err != nil {
 				return err
-			}
-			addr, err := canonicalAddress(chain, args[0])
-			if err != nil {
-				return badInput("%v", err)
 			}
 			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {
 				c, err := db.ClusterOfAddress(cmd.Context(), chain, addr)
@@ -102,14 +98,11 @@ func (a *app) clusterWhyCmd() *cobra.Command {
 		Short: "Explain why two addresses are in one cluster: the shortest chain of merges",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			chain, err := a.chainID()
-			if err != nil {
-				return err
-			}
 			var addrs [2]string
 			for i, s := range args {
-				if addrs[i], err = canonicalAddress(chain, s); err != nil {
-					return badInput("%v", err)
+				var err error
+				if addrs[i], err = a.addressArg(s); err != nil {
+					return err
 				}
 			}
 			return a.withChainDB(cmd.Context(), func(chain chains.ID, db *store.DB) error {

@@ -259,13 +259,9 @@ func (a *app) addressCmd() *cobra.Command {
 		Short: "Show an address's balance per asset, totals and (with --txs) its transactions or transfers",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			chain, err := a.chainID()
+			addr, err := a.addressArg(args[0])
 			if err != nil {
 				return err
-			}
-			addr, err := canonicalAddress(chain, args[0])
-			if err != nil {
-				return badInput("%v", err)
 			}
 			if pageSize < 1 || pageSize > store.MaxPageSize {
 				return badInput("--page-size %d: want 1 to %d", pageSize, store.MaxPageSize)
@@ -342,6 +338,20 @@ func printAddress(w io.Writer, s store.Address, p *store.AddressTxPage) {
 	if p.NextPage != "" {
 		fmt.Fprintf(w, "more: --txs --page %s\n", p.NextPage)
 	}
+}
+
+// addressArg validates an address argument for --chain and returns the
+// form the store keeps.
+func (a *app) addressArg(s string) (string, error) {
+	chain, err := a.chainID()
+	if err != nil {
+		return "", err
+	}
+	addr, err := canonicalAddress(chain, s)
+	if err != nil {
+		return "", badInput("%v", err)
+	}
+	return addr, nil
 }
 
 // canonicalAddress validates an address for chain and returns the form the
