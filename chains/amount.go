@@ -24,6 +24,9 @@ func NewAmount(n uint64) Amount {
 	return a
 }
 
+// AmountFromUint256 returns the amount u holds (every uint256 fits).
+func AmountFromUint256(u *uint256.Int) Amount { return Amount{v: *u} }
+
 // ParseAmount parses a decimal string of base units.
 func ParseAmount(s string) (Amount, error) {
 	var a Amount

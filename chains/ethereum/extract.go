@@ -720,13 +720,7 @@ func bigToU256(b *big.Int) (*uint256.Int, error) {
 }
 
 // amountOf converts a uint256 (always in range) to a chains.Amount.
-func amountOf(u *uint256.Int) chains.Amount {
-	a, err := chains.ParseAmount(u.Dec())
-	if err != nil {
-		panic("ethereum: uint256 out of Amount range: " + err.Error()) // unreachable
-	}
-	return a
-}
+func amountOf(u *uint256.Int) chains.Amount { return chains.AmountFromUint256(u) }
 
 // dotted writes a traceAddress as "0.2".
 func dotted(path []int) string {

@@ -156,7 +156,7 @@ func parseQuantity(s string) (chains.Amount, error) {
 				return chains.Amount{}, err
 			}
 		}
-		return chains.ParseAmount(v.Dec())
+		return chains.AmountFromUint256(v), nil
 	}
 	return chains.ParseAmount(s)
 }
